@@ -1,0 +1,266 @@
+//! Framing: how messages travel in the data phase.
+//!
+//! AEMP sends messages back to back, without delimiters: a stream of JSON texts or of CBOR
+//! items. Each side sends in the framing it chose from the peer's list, so the two directions
+//! of one connection may differ. [`Encoder`] writes messages into a buffer; [`Decoder`] takes
+//! bytes as they arrive (split or coalesced in any way) and yields whole messages.
+
+mod cbor;
+mod json;
+mod scan;
+
+use std::fmt;
+use std::str::FromStr;
+
+use bytes::{Buf, BytesMut};
+
+use self::scan::{CborScan, JsonScan, Scan, Scanner};
+use crate::{Error, Value};
+
+/// Default limit of one message on the wire, and of the bytes buffered while a message is
+/// incomplete: 64 MiB. AnyEvent::MP has no limit; an unbounded buffer would let one peer
+/// exhaust our memory.
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 << 20;
+
+/// Nesting limit for arrays and maps inside a message (as CBOR::XS and JSON::XS default to 512).
+pub const MAX_DEPTH: usize = 512;
+
+/// A framing format of the data phase.
+///
+/// ```
+/// use aemp_transport::Framing;
+/// assert_eq!("cbor".parse::<Framing>().unwrap(), Framing::Cbor);
+/// assert!("storable".parse::<Framing>().is_err());
+/// assert_eq!(Framing::Json.to_string(), "json");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Framing {
+    /// Back-to-back CBOR items (RFC 8949), as CBOR::XS writes them.
+    Cbor,
+    /// Back-to-back UTF-8 JSON texts, as JSON::XS writes them.
+    Json,
+}
+
+impl Framing {
+    /// The name used in greetings and auth lines.
+    pub fn name(self) -> &'static str {
+        match self {
+            Framing::Cbor => "cbor",
+            Framing::Json => "json",
+        }
+    }
+
+    /// The framing of that name, if we support it.
+    pub fn from_name(name: &str) -> Option<Framing> {
+        match name {
+            "cbor" => Some(Framing::Cbor),
+            "json" => Some(Framing::Json),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Framing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The error of parsing a framing name aemp does not support.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported framing '{0}' (aemp supports cbor and json; Perl's storable is not supported)")]
+pub struct UnknownFraming(pub String);
+
+impl FromStr for Framing {
+    type Err = UnknownFraming;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Framing::from_name(s).ok_or_else(|| UnknownFraming(s.to_owned()))
+    }
+}
+
+/// Encodes messages in one framing.
+///
+/// ```
+/// use aemp_transport::{msg, Encoder, Framing};
+/// let mut out = Vec::new();
+/// Encoder::new(Framing::Json).encode_message("port", &msg!["tag", 1], &mut out).unwrap();
+/// assert_eq!(out, br#"["port","tag",1]"#);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Encoder {
+    framing: Framing,
+}
+
+impl Encoder {
+    /// An encoder for `framing`.
+    pub fn new(framing: Framing) -> Self {
+        Encoder { framing }
+    }
+
+    /// The framing.
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    /// Appends `msg` (a whole message: destination port name first) to `out`. On error `out`
+    /// is left as it was.
+    pub fn encode(&self, msg: &[Value], out: &mut Vec<u8>) -> Result<(), Error> {
+        self.guarded(out, |out| match self.framing {
+            Framing::Cbor => cbor::encode_array(None, msg, out),
+            Framing::Json => json::encode_array(None, msg, out),
+        })
+    }
+
+    /// Appends the message `[dest, body...]` to `out` without building it first. On error
+    /// `out` is left as it was.
+    pub fn encode_message(&self, dest: &str, body: &[Value], out: &mut Vec<u8>) -> Result<(), Error> {
+        self.guarded(out, |out| match self.framing {
+            Framing::Cbor => cbor::encode_array(Some(dest), body, out),
+            Framing::Json => json::encode_array(Some(dest), body, out),
+        })
+    }
+
+    fn guarded(
+        &self,
+        out: &mut Vec<u8>,
+        f: impl FnOnce(&mut Vec<u8>) -> Result<(), String>,
+    ) -> Result<(), Error> {
+        let len = out.len();
+        f(out).map_err(|reason| {
+            out.truncate(len);
+            Error::Encode { framing: self.framing, reason }
+        })
+    }
+}
+
+/// What decoding one item from a buffer gave.
+pub(crate) enum Item {
+    /// A whole item of this many bytes, and what it held.
+    Done(usize, Result<Value, String>),
+    /// The buffer ends inside the item.
+    Incomplete,
+}
+
+/// A streaming decoder: feed it bytes, take whole messages out.
+///
+/// ```
+/// use aemp_transport::{msg, Decoder, Encoder, Framing};
+/// let mut wire = Vec::new();
+/// let enc = Encoder::new(Framing::Cbor);
+/// enc.encode(&msg!["a", 1], &mut wire).unwrap();
+/// enc.encode(&msg!["b", 2], &mut wire).unwrap();
+/// let mut dec = Decoder::new(Framing::Cbor);
+/// dec.extend(&wire[..3]); // a split read
+/// assert!(dec.next_message().unwrap().is_none());
+/// dec.extend(&wire[3..]); // the rest, and the next message coalesced
+/// assert_eq!(dec.next_message().unwrap(), Some(msg!["a", 1]));
+/// assert_eq!(dec.next_message().unwrap(), Some(msg!["b", 2]));
+/// assert_eq!(dec.next_message().unwrap(), None);
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    framing: Framing,
+    buf: BytesMut,
+    max_message_size: usize,
+    broken: bool,
+    /// Set while the buffer ends inside an item: finds its end without re-parsing.
+    pending: Option<Scanner>,
+}
+
+impl Decoder {
+    /// A decoder for `framing` with the default message size limit.
+    pub fn new(framing: Framing) -> Self {
+        Decoder::with_limit(framing, DEFAULT_MAX_MESSAGE_SIZE)
+    }
+
+    /// A decoder for `framing` that refuses messages larger than `max_message_size` bytes.
+    pub fn with_limit(framing: Framing, max_message_size: usize) -> Self {
+        Decoder {
+            framing,
+            buf: BytesMut::with_capacity(64 * 1024),
+            max_message_size,
+            broken: false,
+            pending: None,
+        }
+    }
+
+    /// The framing.
+    pub fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    /// Appends received bytes.
+    pub fn extend(&mut self, data: &[u8]) {
+        self.buf.extend_from_slice(data);
+    }
+
+    /// The buffer to read into directly (see [`tokio::io::AsyncReadExt::read_buf`]).
+    pub fn buffer_mut(&mut self) -> &mut BytesMut {
+        &mut self.buf
+    }
+
+    /// Bytes received but not yet decoded.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Takes the next whole message out of the buffer: `Ok(None)` when more bytes are needed.
+    ///
+    /// A message that is well framed but not an array (or holds a CBOR value that has no
+    /// [`Value`]) is skipped and reported as a non-fatal [`Error::BadMessage`]; a stream that
+    /// cannot be decoded any further gives a fatal [`Error::Decode`], and so does every later
+    /// call.
+    pub fn next_message(&mut self) -> Result<Option<Vec<Value>>, Error> {
+        if self.broken {
+            return Err(self.corrupt("stream already corrupt".into()));
+        }
+        if let Some(scanner) = &mut self.pending {
+            match scanner.advance(&self.buf) {
+                Scan::Incomplete => return self.incomplete(),
+                Scan::Complete(_) | Scan::Decode => self.pending = None,
+            }
+        }
+        let item = match self.framing {
+            Framing::Cbor => cbor::decode(&self.buf, self.max_message_size),
+            Framing::Json => json::decode(&self.buf),
+        };
+        match item {
+            Ok(Item::Incomplete) => {
+                let mut scanner = match self.framing {
+                    Framing::Cbor => Scanner::Cbor(CborScan::default()),
+                    Framing::Json => Scanner::Json(JsonScan::default()),
+                };
+                if scanner.advance(&self.buf) == Scan::Incomplete {
+                    self.pending = Some(scanner);
+                }
+                self.incomplete()
+            }
+            Ok(Item::Done(used, value)) => {
+                self.buf.advance(used);
+                match value {
+                    Ok(Value::Array(msg)) => Ok(Some(msg)),
+                    Ok(other) => Err(Error::BadMessage {
+                        reason: format!("a message must be an array, got {}: {other}", other.kind()),
+                    }),
+                    Err(reason) => Err(Error::BadMessage { reason }),
+                }
+            }
+            Err(reason) => {
+                self.broken = true;
+                Err(self.corrupt(reason))
+            }
+        }
+    }
+
+    fn incomplete(&mut self) -> Result<Option<Vec<Value>>, Error> {
+        if self.buf.len() > self.max_message_size {
+            self.broken = true;
+            return Err(self.corrupt(format!("message exceeds the limit of {} bytes", self.max_message_size)));
+        }
+        Ok(None)
+    }
+
+    fn corrupt(&self, reason: String) -> Error {
+        Error::Decode { framing: self.framing, reason }
+    }
+}

@@ -1,0 +1,357 @@
+//! An authenticated connection and its two halves: [`Sender`] and [`Receiver`].
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use crate::stream::{BoxRead, BoxWrite};
+use crate::{AuthMethod, Config, Decoder, Encoder, Error, Framing, Greeting, Value};
+
+/// What the handshake established about the peer.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PeerInfo {
+    /// The peer's node id.
+    pub node_id: String,
+    /// `aemp`, or the `aemp-WORD` sub-protocol the peer asked for.
+    pub protocol: String,
+    /// The peer's first greeting line, parsed (its keys: `provider`, `peeraddr`, ...).
+    pub greeting: Greeting,
+    /// Our first greeting line.
+    pub local_greeting: Greeting,
+    /// The peer's socket address, if known.
+    pub peer_addr: Option<SocketAddr>,
+    /// The framing we send in.
+    pub send_framing: Framing,
+    /// The framing the peer sends in.
+    pub recv_framing: Framing,
+    /// The auth method we authenticated with.
+    pub send_auth: AuthMethod,
+    /// The auth method the peer authenticated with.
+    pub peer_auth: AuthMethod,
+    /// Whether the connection runs over TLS.
+    pub tls: bool,
+    /// False when the peer used `tls_anon` (AnyEvent::MP marks such peers `untrusted`).
+    pub trusted: bool,
+    /// How long the handshake took.
+    pub handshake_time: Duration,
+}
+
+/// An authenticated connection, ready for the data phase.
+pub struct Connection {
+    info: PeerInfo,
+    reader: BoxRead,
+    writer: BoxWrite,
+    leftover: BytesMut,
+    max_message_size: usize,
+    send_buffer_limit: usize,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    pub(crate) fn new(info: PeerInfo, (reader, writer): (BoxRead, BoxWrite), leftover: BytesMut, config: &Config) -> Self {
+        Connection {
+            info,
+            reader,
+            writer,
+            leftover,
+            max_message_size: config.max_message_size,
+            send_buffer_limit: config.send_buffer_limit,
+        }
+    }
+
+    /// What the handshake established.
+    pub fn info(&self) -> &PeerInfo {
+        &self.info
+    }
+
+    /// Splits into a sender (cloneable; its writer task runs on the current tokio runtime)
+    /// and a receiver.
+    pub fn split(self) -> (Sender, Receiver) {
+        let mut decoder = Decoder::with_limit(self.info.recv_framing, self.max_message_size);
+        decoder.extend(&self.leftover);
+        let sender = Sender::start(self.writer, Encoder::new(self.info.send_framing), self.send_buffer_limit);
+        let receiver = Receiver { reader: self.reader, decoder, eof: false };
+        (sender, receiver)
+    }
+}
+
+/// Receives the peer's messages.
+pub struct Receiver {
+    reader: BoxRead,
+    decoder: Decoder,
+    eof: bool,
+}
+
+impl std::fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Receiver").field("decoder", &self.decoder).field("eof", &self.eof).finish_non_exhaustive()
+    }
+}
+
+const READ_CHUNK: usize = 64 * 1024;
+
+impl Receiver {
+    /// The next message (an array, destination port name first); `Ok(None)` once the peer
+    /// closed the connection cleanly.
+    ///
+    /// An error with [`Error::is_fatal`] false (a message that is not an array, say) skipped
+    /// one message: call `recv` again. Cancel safe: a message is either returned or stays
+    /// buffered.
+    pub async fn recv(&mut self) -> Result<Option<Vec<Value>>, Error> {
+        loop {
+            if let Some(msg) = self.decoder.next_message()? {
+                return Ok(Some(msg));
+            }
+            if self.eof {
+                return self.at_eof();
+            }
+            let buf = self.decoder.buffer_mut();
+            buf.reserve(READ_CHUNK);
+            let n = self.reader.read_buf(buf).await.map_err(Error::io("reading from peer"))?;
+            if n == 0 {
+                self.eof = true;
+            }
+        }
+    }
+
+    /// A message already received and buffered, without waiting.
+    pub fn try_recv(&mut self) -> Result<Option<Vec<Value>>, Error> {
+        self.decoder.next_message()
+    }
+
+    fn at_eof(&mut self) -> Result<Option<Vec<Value>>, Error> {
+        let rest = self.decoder.buffer_mut();
+        if rest.iter().all(u8::is_ascii_whitespace) {
+            Ok(None)
+        } else {
+            let n = rest.len();
+            rest.clear();
+            Err(Error::Decode {
+                framing: self.decoder.framing(),
+                reason: format!("connection closed inside a message ({n} bytes pending)"),
+            })
+        }
+    }
+}
+
+/// Sends messages to the peer. Cloneable; all clones share one buffer and one writer task.
+///
+/// Messages are encoded straight into the shared buffer; the writer task takes the whole
+/// buffer at once, so under load many messages go out in one write, and an idle connection
+/// writes a message as soon as it is queued. The buffer is bounded
+/// ([`Config::send_buffer_limit`]): [`Sender::send`] waits for room, [`Sender::try_send`]
+/// refuses. When the last clone is dropped, or on [`Sender::close`], what is queued is
+/// written and the write side is shut down.
+#[derive(Clone)]
+pub struct Sender {
+    handle: Arc<Handle>,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender").field("framing", &self.handle.shared.encoder.framing()).finish_non_exhaustive()
+    }
+}
+
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        self.shared.lock().closing = true;
+        self.shared.wake_writer.notify_one();
+    }
+}
+
+struct Shared {
+    state: Mutex<State>,
+    wake_writer: Notify,
+    room: Notify,
+    done: Notify,
+    encoder: Encoder,
+    limit: usize,
+}
+
+#[derive(Default)]
+struct State {
+    buf: Vec<u8>,
+    closing: bool,
+    /// Set when the writer stopped: why, or `None` for a clean close.
+    finished: Option<Option<String>>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The lock is never held across an await or user code; poisoning cannot leave the
+        // state inconsistent (every update is a single assignment or append).
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Sender {
+    fn start(writer: BoxWrite, encoder: Encoder, limit: usize) -> Sender {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State { buf: Vec::with_capacity(64 * 1024), ..State::default() }),
+            wake_writer: Notify::new(),
+            room: Notify::new(),
+            done: Notify::new(),
+            encoder,
+            limit,
+        });
+        tokio::spawn(write_loop(writer, shared.clone()));
+        Sender { handle: Arc::new(Handle { shared }) }
+    }
+
+    /// The framing messages are sent in.
+    pub fn framing(&self) -> Framing {
+        self.handle.shared.encoder.framing()
+    }
+
+    /// Queues a whole message (destination port name first), waiting while the buffer is full.
+    pub async fn send(&self, msg: &[Value]) -> Result<(), Error> {
+        self.send_with(|enc, out| enc.encode(msg, out)).await
+    }
+
+    /// Queues the message `[dest, body...]`, waiting while the buffer is full.
+    pub async fn send_to(&self, dest: &str, body: &[Value]) -> Result<(), Error> {
+        self.send_with(|enc, out| enc.encode_message(dest, body, out)).await
+    }
+
+    /// Queues a whole message unless the buffer is full ([`Error::Full`]).
+    pub fn try_send(&self, msg: &[Value]) -> Result<(), Error> {
+        self.try_send_with(|enc, out| enc.encode(msg, out))
+    }
+
+    /// Queues `[dest, body...]` unless the buffer is full ([`Error::Full`]).
+    pub fn try_send_to(&self, dest: &str, body: &[Value]) -> Result<(), Error> {
+        self.try_send_with(|enc, out| enc.encode_message(dest, body, out))
+    }
+
+    fn try_send_with(&self, encode: impl FnOnce(&Encoder, &mut Vec<u8>) -> Result<(), Error>) -> Result<(), Error> {
+        let shared = &self.handle.shared;
+        let mut state = shared.lock();
+        Self::check_open(&state)?;
+        if state.buf.len() >= shared.limit {
+            return Err(Error::Full { limit: shared.limit });
+        }
+        Self::append(shared, &mut state, encode)
+    }
+
+    async fn send_with(&self, encode: impl FnOnce(&Encoder, &mut Vec<u8>) -> Result<(), Error>) -> Result<(), Error> {
+        let shared = &self.handle.shared;
+        loop {
+            let room = shared.room.notified();
+            tokio::pin!(room);
+            {
+                let mut state = shared.lock();
+                Self::check_open(&state)?;
+                if state.buf.len() < shared.limit {
+                    return Self::append(shared, &mut state, encode);
+                }
+                // Registered before the lock is released: the writer's wake-up cannot be missed.
+                room.as_mut().enable();
+            }
+            room.await;
+        }
+    }
+
+    fn check_open(state: &State) -> Result<(), Error> {
+        match &state.finished {
+            Some(reason) => Err(Error::Closed { reason: reason.clone() }),
+            None if state.closing => Err(Error::Closed { reason: Some("closing".into()) }),
+            None => Ok(()),
+        }
+    }
+
+    fn append(
+        shared: &Shared,
+        state: &mut State,
+        encode: impl FnOnce(&Encoder, &mut Vec<u8>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        let was_empty = state.buf.is_empty();
+        encode(&shared.encoder, &mut state.buf)?;
+        if was_empty {
+            shared.wake_writer.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Writes what is queued, shuts the write side down and waits until that is done.
+    pub async fn close(&self) -> Result<(), Error> {
+        let shared = &self.handle.shared;
+        loop {
+            let done = shared.done.notified();
+            tokio::pin!(done);
+            {
+                let mut state = shared.lock();
+                if let Some(reason) = &state.finished {
+                    return match reason {
+                        None => Ok(()),
+                        Some(r) => Err(Error::Closed { reason: Some(r.clone()) }),
+                    };
+                }
+                state.closing = true;
+                done.as_mut().enable();
+            }
+            shared.wake_writer.notify_one();
+            done.await;
+        }
+    }
+
+    /// Whether the writer stopped (closed, or a write failed).
+    pub fn is_closed(&self) -> bool {
+        self.handle.shared.lock().finished.is_some()
+    }
+
+    /// Bytes queued and not yet handed to the socket.
+    pub fn queued_bytes(&self) -> usize {
+        self.handle.shared.lock().buf.len()
+    }
+}
+
+async fn write_loop(mut writer: BoxWrite, shared: Arc<Shared>) {
+    let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let result: Result<(), String> = async {
+        loop {
+            let closing = {
+                let mut state = shared.lock();
+                std::mem::swap(&mut state.buf, &mut batch);
+                state.closing
+            };
+            shared.room.notify_waiters();
+            if batch.is_empty() {
+                if closing {
+                    return writer.shutdown().await.map_err(|e| format!("shutting down: {e}"));
+                }
+                shared.wake_writer.notified().await;
+                continue;
+            }
+            writer.write_all(&batch).await.map_err(|e| format!("writing to peer: {e}"))?;
+            writer.flush().await.map_err(|e| format!("writing to peer: {e}"))?;
+            batch.clear();
+            // Keep a burst's buffer, but give back memory after an outsized message.
+            if batch.capacity() > 4 * shared.limit.max(64 * 1024) {
+                batch = Vec::with_capacity(64 * 1024);
+            }
+        }
+    }
+    .await;
+    {
+        let mut state = shared.lock();
+        state.finished = Some(result.err());
+        state.buf = Vec::new();
+    }
+    shared.room.notify_waiters();
+    shared.done.notify_waiters();
+}

@@ -1,0 +1,46 @@
+//! # aemp-transport
+//!
+//! One AEMP connection, exactly as AnyEvent::MP::Transport speaks it: the greeting, the
+//! nonce, authentication (`hmac_sha3_512`, `tls_sha3_512`, `tls_anon`, `cleartext`), TLS,
+//! and the data phase in `cbor` or `json` framing.
+//!
+//! ```no_run
+//! use aemp_transport::{connect, msg, Config};
+//!
+//! # async fn demo() -> Result<(), aemp_transport::Error> {
+//! let config = Config::new("me")?.secret("shared secret");
+//! let conn = connect("127.0.0.1:4040", &config).await?;
+//! let info = conn.info().clone();
+//! println!("{} authenticated with {}, sending {}", info.node_id, info.peer_auth, info.send_framing);
+//! let (tx, mut rx) = conn.split();
+//! tx.send_to("echo", &msg![format!("{}#reply", config.node_id()), "hello"]).await?;
+//! while let Some(message) = rx.recv().await? {
+//!     println!("{message:?}");
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! A message is an array of [`Value`]s whose first element names the destination port on
+//! the receiving node; the node part of a port id is implied by the connection.
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![forbid(unsafe_code)]
+
+mod codec;
+mod config;
+mod connection;
+mod error;
+mod handshake;
+mod serde_impl;
+mod stream;
+mod value;
+
+pub use codec::{Decoder, Encoder, Framing, UnknownFraming, DEFAULT_MAX_MESSAGE_SIZE, MAX_DEPTH};
+pub use config::{check_node_id, random_alnum, random_node_id, Config, DEFAULT_MONITOR_TIMEOUT, DEFAULT_SEND_BUFFER_LIMIT};
+pub use connection::{Connection, PeerInfo, Receiver, Sender};
+pub use error::Error;
+pub use handshake::auth::{hmac_sha3_512_hex, sha3_512_hex, AuthMethod, UnknownAuthMethod};
+pub use handshake::greeting::{escape, unescape, Greeting, MAX_LINE, PROTOCOL, PROTOCOL_VERSION};
+pub use handshake::tls::TlsIdentity;
+pub use handshake::{accept, connect, handshake, NONCE_BYTES};
+pub use stream::{BoxRead, BoxWrite, Prefixed, Transportable};
+pub use value::Value;

@@ -1,0 +1,23 @@
+//! # aemp
+//!
+//! AEMP, the wire protocol and actor model of Perl's AnyEvent::MP, in Rust: Erlang-style
+//! message passing between ports on nodes, over TCP, authenticated by a shared secret or TLS,
+//! wire-compatible with AnyEvent::MP 2.x nodes.
+//!
+//! This facade re-exports the crates:
+//! - [`transport`] (`aemp-transport`): one AEMP connection: greeting, authentication, TLS,
+//!   framing.
+//!
+//! ```
+//! use aemp::transport::{msg, Config, Framing};
+//! let config = Config::new("demo").unwrap().secret("s3cr3t");
+//! assert_eq!(config.node_id(), "demo");
+//! let m = msg!["tag", 1, "payload"];
+//! assert_eq!(m.len(), 3);
+//! # let _ = Framing::Cbor;
+//! ```
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub use aemp_transport as transport;
+pub use aemp_transport::{msg, Value};
