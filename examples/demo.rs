@@ -11,7 +11,8 @@ use std::time::Instant;
 use aemp::transport::{accept, connect, msg, Config, Value};
 use tokio::net::TcpListener;
 
-const TEXT: &str = "the quick brown fox jumps over the lazy dog and the dog sleeps while the fox runs";
+const TEXT: &str =
+    "the quick brown fox jumps over the lazy dog and the dog sleeps while the fox runs";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,7 +27,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let worker = tokio::spawn(async move {
         let (stream, _) = listener.accept().await?;
         let conn = accept(stream, &worker_config).await?;
-        println!("worker: {} connected ({} auth, {} framing)", conn.info().node_id, conn.info().peer_auth, conn.info().recv_framing);
+        println!(
+            "worker: {} connected ({} auth, {} framing)",
+            conn.info().node_id,
+            conn.info().peer_auth,
+            conn.info().recv_framing
+        );
         let (tx, mut rx) = conn.split();
         let mut ticks = 0u64;
         while let Some(m) = rx.recv().await? {
@@ -38,10 +44,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     for word in text.split_whitespace() {
                         *counts.entry(word).or_default() += 1;
                     }
-                    let map = counts.into_iter().map(|(w, n)| (Value::from(w), Value::from(n))).collect::<Vec<_>>();
+                    let map = counts
+                        .into_iter()
+                        .map(|(w, n)| (Value::from(w), Value::from(n)))
+                        .collect::<Vec<_>>();
                     // The reply port is "client#name": on this connection only the name travels.
                     let name = reply.split_once('#').map_or(reply, |(_, n)| n);
-                    tx.send_to(name, &[Value::from("counted"), Value::Map(map)]).await?;
+                    tx.send_to(name, &[Value::from("counted"), Value::Map(map)])
+                        .await?;
                 }
                 Some("tick") => ticks += 1,
                 Some("done") => {
@@ -66,7 +76,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (tx, mut rx) = conn.split();
 
     for (i, chunk) in TEXT.split(" and ").enumerate() {
-        tx.send_to("", &msg!["count", chunk, format!("client#reply{i}")]).await?;
+        tx.send_to("", &msg!["count", chunk, format!("client#reply{i}")])
+            .await?;
         let answer = rx.recv().await?.ok_or("worker went away")?;
         println!("client: {} <- {:?}: {}", answer[0], chunk, answer[2]);
     }
@@ -79,7 +90,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tx.send_to("", &msg!["done"]).await?;
     let result = rx.recv().await?.ok_or("worker went away")?;
     let secs = started.elapsed().as_secs_f64();
-    println!("client: worker counted {} of {N} messages in {:.3} s ({:.0} messages/s)", result[2], secs, N as f64 / secs);
+    println!(
+        "client: worker counted {} of {N} messages in {:.3} s ({:.0} messages/s)",
+        result[2],
+        secs,
+        N as f64 / secs
+    );
 
     tx.close().await?;
     drop(rx);

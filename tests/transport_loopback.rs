@@ -5,7 +5,13 @@ mod support;
 use aemp_transport::{accept, connect, msg, AuthMethod, Config, Error, Framing, Value};
 use tokio::net::TcpListener;
 
-async fn pair(a: Config, b: Config) -> (Result<aemp_transport::Connection, Error>, Result<aemp_transport::Connection, Error>) {
+async fn pair(
+    a: Config,
+    b: Config,
+) -> (
+    Result<aemp_transport::Connection, Error>,
+    Result<aemp_transport::Connection, Error>,
+) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move {
@@ -19,7 +25,11 @@ async fn pair(a: Config, b: Config) -> (Result<aemp_transport::Connection, Error
 #[tokio::test]
 async fn hmac_handshake_and_messages_both_ways() {
     let a = Config::new("a").unwrap().secret("s");
-    let b = Config::new("b").unwrap().secret("s").framings([Framing::Json, Framing::Cbor]).unwrap();
+    let b = Config::new("b")
+        .unwrap()
+        .secret("s")
+        .framings([Framing::Json, Framing::Cbor])
+        .unwrap();
     let (ca, cb) = pair(a, b).await;
     let (ca, cb) = (ca.unwrap(), cb.unwrap());
     assert_eq!(ca.info().node_id, "b");
@@ -30,10 +40,20 @@ async fn hmac_handshake_and_messages_both_ways() {
     assert!(!ca.info().tls && ca.info().trusted);
     let (ta, mut ra) = ca.split();
     let (tb, mut rb) = cb.split();
-    ta.send_to("p", &msg!["hello", 1, 2.5, Value::Null]).await.unwrap();
-    assert_eq!(rb.recv().await.unwrap().unwrap(), msg!["p", "hello", 1, 2.5, Value::Null]);
-    tb.send(&msg!["q", Value::Bytes(vec![0, 255])]).await.unwrap();
-    assert_eq!(ra.recv().await.unwrap().unwrap(), msg!["q", Value::Bytes(vec![0, 255])]);
+    ta.send_to("p", &msg!["hello", 1, 2.5, Value::Null])
+        .await
+        .unwrap();
+    assert_eq!(
+        rb.recv().await.unwrap().unwrap(),
+        msg!["p", "hello", 1, 2.5, Value::Null]
+    );
+    tb.send(&msg!["q", Value::Bytes(vec![0, 255])])
+        .await
+        .unwrap();
+    assert_eq!(
+        ra.recv().await.unwrap().unwrap(),
+        msg!["q", Value::Bytes(vec![0, 255])]
+    );
     drop(ta);
     assert!(rb.recv().await.unwrap().is_none());
 }
@@ -59,7 +79,11 @@ async fn tls_handshake_with_shared_certificate() {
 
 #[tokio::test]
 async fn wrong_secret_is_refused_on_both_sides() {
-    let (ca, cb) = pair(Config::new("a").unwrap().secret("x"), Config::new("b").unwrap().secret("y")).await;
+    let (ca, cb) = pair(
+        Config::new("a").unwrap().secret("x"),
+        Config::new("b").unwrap().secret("y"),
+    )
+    .await;
     assert!(matches!(ca, Err(Error::AuthFailed)), "{ca:?}");
     assert!(matches!(cb, Err(Error::AuthFailed)), "{cb:?}");
 }

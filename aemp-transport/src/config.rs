@@ -70,12 +70,19 @@ impl fmt::Debug for Config {
 /// assert!(aemp_transport::check_node_id("a;b").is_err());
 /// ```
 pub fn check_node_id(id: &str) -> Result<(), Error> {
-    let bad = |reason: String| Err(Error::Config { what: "node id", reason });
+    let bad = |reason: String| {
+        Err(Error::Config {
+            what: "node id",
+            reason,
+        })
+    };
     if id.is_empty() {
         return bad("must not be empty".into());
     }
     if let Some(c) = id.chars().find(|c| matches!(c, '#' | ';' | '\n' | '\r')) {
-        return bad(format!("{id:?} contains {c:?}, which the protocol uses as a separator"));
+        return bad(format!(
+            "{id:?} contains {c:?}, which the protocol uses as a separator"
+        ));
     }
     Ok(())
 }
@@ -133,14 +140,20 @@ impl Config {
     pub fn framings(mut self, framings: impl IntoIterator<Item = Framing>) -> Result<Self, Error> {
         let list: Vec<Framing> = framings.into_iter().collect();
         if list.is_empty() {
-            return Err(Error::Config { what: "framings", reason: "the list is empty".into() });
+            return Err(Error::Config {
+                what: "framings",
+                reason: "the list is empty".into(),
+            });
         }
         self.framings = list;
         Ok(self)
     }
 
     /// The auth methods we send, in order (`auth_offer`). `cleartext` is never sent.
-    pub fn auth_offer(mut self, methods: impl IntoIterator<Item = AuthMethod>) -> Result<Self, Error> {
+    pub fn auth_offer(
+        mut self,
+        methods: impl IntoIterator<Item = AuthMethod>,
+    ) -> Result<Self, Error> {
         let list: Vec<AuthMethod> = methods.into_iter().collect();
         if list.contains(&AuthMethod::Cleartext) {
             return Err(Error::Config {
@@ -149,7 +162,10 @@ impl Config {
             });
         }
         if list.is_empty() {
-            return Err(Error::Config { what: "auth_offer", reason: "the list is empty".into() });
+            return Err(Error::Config {
+                what: "auth_offer",
+                reason: "the list is empty".into(),
+            });
         }
         self.auth_offer = list;
         Ok(self)
@@ -157,10 +173,16 @@ impl Config {
 
     /// The auth methods we accept (`auth_accept`), advertised in the greeting and enforced:
     /// a peer that authenticates with any other method is refused.
-    pub fn auth_accept(mut self, methods: impl IntoIterator<Item = AuthMethod>) -> Result<Self, Error> {
+    pub fn auth_accept(
+        mut self,
+        methods: impl IntoIterator<Item = AuthMethod>,
+    ) -> Result<Self, Error> {
         let list: Vec<AuthMethod> = methods.into_iter().collect();
         if list.is_empty() {
-            return Err(Error::Config { what: "auth_accept", reason: "the list is empty".into() });
+            return Err(Error::Config {
+                what: "auth_accept",
+                reason: "the list is empty".into(),
+            });
         }
         self.auth_accept = list;
         Ok(self)
@@ -180,13 +202,23 @@ impl Config {
 
     /// An extra `KEY=VALUE` in our greeting (AnyEvent::MP sends `mproto=1`, `gproto=1`).
     /// Values are escaped; keys must not contain `;` or `=`.
-    pub fn greeting_key(mut self, key: impl Into<String>, value: Option<String>) -> Result<Self, Error> {
+    pub fn greeting_key(
+        mut self,
+        key: impl Into<String>,
+        value: Option<String>,
+    ) -> Result<Self, Error> {
         let key = key.into();
         if key.is_empty() || key.contains([';', '=', '\n', '\r']) {
-            return Err(Error::Config { what: "greeting key", reason: format!("invalid key {key:?}") });
+            return Err(Error::Config {
+                what: "greeting key",
+                reason: format!("invalid key {key:?}"),
+            });
         }
         if value.as_deref().is_some_and(|v| v.contains(['\n', '\r'])) {
-            return Err(Error::Config { what: "greeting key", reason: format!("value of {key} contains a line break") });
+            return Err(Error::Config {
+                what: "greeting key",
+                reason: format!("value of {key} contains a line break"),
+            });
         }
         self.extra_keys.retain(|(k, _)| *k != key);
         self.extra_keys.push((key, value));
@@ -197,7 +229,10 @@ impl Config {
     pub fn protocol(mut self, protocol: impl Into<String>) -> Result<Self, Error> {
         let protocol = protocol.into();
         if protocol != crate::PROTOCOL && !crate::handshake::is_sub_protocol(&protocol) {
-            return Err(Error::Config { what: "protocol", reason: format!("{protocol:?} is not aemp or aemp-WORD") });
+            return Err(Error::Config {
+                what: "protocol",
+                reason: format!("{protocol:?} is not aemp or aemp-WORD"),
+            });
         }
         self.protocol = protocol;
         Ok(self)
@@ -205,7 +240,10 @@ impl Config {
 
     /// The hook that tells whether a node is already connected: the handshake refuses such
     /// a peer, as AnyEvent::MP does ("already connected, not connecting again.").
-    pub fn already_connected(mut self, hook: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
+    pub fn already_connected(
+        mut self,
+        hook: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> Self {
         self.already_connected = Some(Arc::new(hook));
         self
     }
@@ -234,7 +272,11 @@ impl Config {
 /// assert!(aemp_transport::check_node_id(&id).is_ok());
 /// ```
 pub fn random_node_id(prefix: &str) -> String {
-    format!("{}/{}", prefix.trim_end_matches('/'), random_alnum(10, true))
+    format!(
+        "{}/{}",
+        prefix.trim_end_matches('/'),
+        random_alnum(10, true)
+    )
 }
 
 /// `len` random characters of `[0-9A-Za-z]`; with `upper_last`, the last one is uppercase.
@@ -242,10 +284,17 @@ pub fn random_alnum(len: usize, upper_last: bool) -> String {
     const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut bytes = vec![0u8; len];
     getrandom::getrandom(&mut bytes).expect("the operating system's random source failed");
-    let mut s: String = bytes.iter().map(|b| char::from(ALNUM[usize::from(*b) % ALNUM.len()])).collect();
+    let mut s: String = bytes
+        .iter()
+        .map(|b| char::from(ALNUM[usize::from(*b) % ALNUM.len()]))
+        .collect();
     if upper_last {
         if let Some(last) = s.pop() {
-            let c = if last.is_ascii_digit() { char::from(b'A' + (last as u8 - b'0')) } else { last.to_ascii_uppercase() };
+            let c = if last.is_ascii_digit() {
+                char::from(b'A' + (last as u8 - b'0'))
+            } else {
+                last.to_ascii_uppercase()
+            };
             s.push(c);
         }
     }

@@ -53,12 +53,19 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("info", &self.info).finish_non_exhaustive()
+        f.debug_struct("Connection")
+            .field("info", &self.info)
+            .finish_non_exhaustive()
     }
 }
 
 impl Connection {
-    pub(crate) fn new(info: PeerInfo, (reader, writer): (BoxRead, BoxWrite), leftover: BytesMut, config: &Config) -> Self {
+    pub(crate) fn new(
+        info: PeerInfo,
+        (reader, writer): (BoxRead, BoxWrite),
+        leftover: BytesMut,
+        config: &Config,
+    ) -> Self {
         Connection {
             info,
             reader,
@@ -79,8 +86,16 @@ impl Connection {
     pub fn split(self) -> (Sender, Receiver) {
         let mut decoder = Decoder::with_limit(self.info.recv_framing, self.max_message_size);
         decoder.extend(&self.leftover);
-        let sender = Sender::start(self.writer, Encoder::new(self.info.send_framing), self.send_buffer_limit);
-        let receiver = Receiver { reader: self.reader, decoder, eof: false };
+        let sender = Sender::start(
+            self.writer,
+            Encoder::new(self.info.send_framing),
+            self.send_buffer_limit,
+        );
+        let receiver = Receiver {
+            reader: self.reader,
+            decoder,
+            eof: false,
+        };
         (sender, receiver)
     }
 }
@@ -94,7 +109,10 @@ pub struct Receiver {
 
 impl std::fmt::Debug for Receiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Receiver").field("decoder", &self.decoder).field("eof", &self.eof).finish_non_exhaustive()
+        f.debug_struct("Receiver")
+            .field("decoder", &self.decoder)
+            .field("eof", &self.eof)
+            .finish_non_exhaustive()
     }
 }
 
@@ -117,7 +135,14 @@ impl Receiver {
             }
             let buf = self.decoder.buffer_mut();
             buf.reserve(READ_CHUNK);
-            let n = self.reader.read_buf(buf).await.map_err(Error::io("reading from peer"))?;
+            let n = self
+                .reader
+                .read_buf(buf)
+                .await
+                .map_err(|source| Error::Io {
+                    during: "reading from peer",
+                    source,
+                })?;
             if n == 0 {
                 self.eof = true;
             }
@@ -159,7 +184,9 @@ pub struct Sender {
 
 impl std::fmt::Debug for Sender {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sender").field("framing", &self.handle.shared.encoder.framing()).finish_non_exhaustive()
+        f.debug_struct("Sender")
+            .field("framing", &self.handle.shared.encoder.framing())
+            .finish_non_exhaustive()
     }
 }
 
@@ -202,7 +229,10 @@ impl Shared {
 impl Sender {
     fn start(writer: BoxWrite, encoder: Encoder, limit: usize) -> Sender {
         let shared = Arc::new(Shared {
-            state: Mutex::new(State { buf: Vec::with_capacity(64 * 1024), ..State::default() }),
+            state: Mutex::new(State {
+                buf: Vec::with_capacity(64 * 1024),
+                ..State::default()
+            }),
             wake_writer: Notify::new(),
             room: Notify::new(),
             done: Notify::new(),
@@ -210,7 +240,9 @@ impl Sender {
             limit,
         });
         tokio::spawn(write_loop(writer, shared.clone()));
-        Sender { handle: Arc::new(Handle { shared }) }
+        Sender {
+            handle: Arc::new(Handle { shared }),
+        }
     }
 
     /// The framing messages are sent in.
@@ -225,7 +257,8 @@ impl Sender {
 
     /// Queues the message `[dest, body...]`, waiting while the buffer is full.
     pub async fn send_to(&self, dest: &str, body: &[Value]) -> Result<(), Error> {
-        self.send_with(|enc, out| enc.encode_message(dest, body, out)).await
+        self.send_with(|enc, out| enc.encode_message(dest, body, out))
+            .await
     }
 
     /// Queues a whole message unless the buffer is full ([`Error::Full`]).
@@ -238,17 +271,37 @@ impl Sender {
         self.try_send_with(|enc, out| enc.encode_message(dest, body, out))
     }
 
-    fn try_send_with(&self, encode: impl FnOnce(&Encoder, &mut Vec<u8>) -> Result<(), Error>) -> Result<(), Error> {
+    /// Queues `[dest, body...]` without waiting, beyond the buffer limit if need be: for
+    /// fire-and-forget senders (AnyEvent::MP's `snd` never blocks and never fails). A producer
+    /// that can outrun the network should use [`Sender::send_to`], which waits for room.
+    pub fn send_now(&self, dest: &str, body: &[Value]) -> Result<(), Error> {
+        let shared = &self.handle.shared;
+        let mut state = shared.lock();
+        Self::check_open(&state)?;
+        Self::append(shared, &mut state, |enc, out| {
+            enc.encode_message(dest, body, out)
+        })
+    }
+
+    fn try_send_with(
+        &self,
+        encode: impl FnOnce(&Encoder, &mut Vec<u8>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let shared = &self.handle.shared;
         let mut state = shared.lock();
         Self::check_open(&state)?;
         if state.buf.len() >= shared.limit {
-            return Err(Error::Full { limit: shared.limit });
+            return Err(Error::Full {
+                limit: shared.limit,
+            });
         }
         Self::append(shared, &mut state, encode)
     }
 
-    async fn send_with(&self, encode: impl FnOnce(&Encoder, &mut Vec<u8>) -> Result<(), Error>) -> Result<(), Error> {
+    async fn send_with(
+        &self,
+        encode: impl FnOnce(&Encoder, &mut Vec<u8>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let shared = &self.handle.shared;
         loop {
             let room = shared.room.notified();
@@ -268,8 +321,12 @@ impl Sender {
 
     fn check_open(state: &State) -> Result<(), Error> {
         match &state.finished {
-            Some(reason) => Err(Error::Closed { reason: reason.clone() }),
-            None if state.closing => Err(Error::Closed { reason: Some("closing".into()) }),
+            Some(reason) => Err(Error::Closed {
+                reason: reason.clone(),
+            }),
+            None if state.closing => Err(Error::Closed {
+                reason: Some("closing".into()),
+            }),
             None => Ok(()),
         }
     }
@@ -298,7 +355,9 @@ impl Sender {
                 if let Some(reason) = &state.finished {
                     return match reason {
                         None => Ok(()),
-                        Some(r) => Err(Error::Closed { reason: Some(r.clone()) }),
+                        Some(r) => Err(Error::Closed {
+                            reason: Some(r.clone()),
+                        }),
                     };
                 }
                 state.closing = true;
@@ -332,13 +391,22 @@ async fn write_loop(mut writer: BoxWrite, shared: Arc<Shared>) {
             shared.room.notify_waiters();
             if batch.is_empty() {
                 if closing {
-                    return writer.shutdown().await.map_err(|e| format!("shutting down: {e}"));
+                    return writer
+                        .shutdown()
+                        .await
+                        .map_err(|e| format!("shutting down: {e}"));
                 }
                 shared.wake_writer.notified().await;
                 continue;
             }
-            writer.write_all(&batch).await.map_err(|e| format!("writing to peer: {e}"))?;
-            writer.flush().await.map_err(|e| format!("writing to peer: {e}"))?;
+            writer
+                .write_all(&batch)
+                .await
+                .map_err(|e| format!("writing to peer: {e}"))?;
+            writer
+                .flush()
+                .await
+                .map_err(|e| format!("writing to peer: {e}"))?;
             batch.clear();
             // Keep a burst's buffer, but give back memory after an outsized message.
             if batch.capacity() > 4 * shared.limit.max(64 * 1024) {

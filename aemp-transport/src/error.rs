@@ -205,11 +205,22 @@ impl Error {
     pub fn is_auth_failure(&self) -> bool {
         matches!(
             self,
-            Error::AuthFailed | Error::AuthNotAccepted { .. } | Error::NoCredentials | Error::Tls(_)
+            Error::AuthFailed
+                | Error::AuthNotAccepted { .. }
+                | Error::NoCredentials
+                | Error::Tls(_)
         )
     }
 
+    /// An I/O error during the handshake; a peer that hung up (reset, broken pipe) is
+    /// reported as [`Error::ClosedDuringHandshake`] however it hung up.
     pub(crate) fn io(during: &'static str) -> impl FnOnce(io::Error) -> Error {
-        move |source| Error::Io { during, source }
+        move |source| match source.kind() {
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof => Error::ClosedDuringHandshake { during },
+            _ => Error::Io { during, source },
+        }
     }
 }

@@ -35,7 +35,10 @@ mod stream;
 mod value;
 
 pub use codec::{Decoder, Encoder, Framing, UnknownFraming, DEFAULT_MAX_MESSAGE_SIZE, MAX_DEPTH};
-pub use config::{check_node_id, random_alnum, random_node_id, Config, DEFAULT_MONITOR_TIMEOUT, DEFAULT_SEND_BUFFER_LIMIT};
+pub use config::{
+    check_node_id, random_alnum, random_node_id, Config, DEFAULT_MONITOR_TIMEOUT,
+    DEFAULT_SEND_BUFFER_LIMIT,
+};
 pub use connection::{Connection, PeerInfo, Receiver, Sender};
 pub use error::Error;
 pub use handshake::auth::{hmac_sha3_512_hex, sha3_512_hex, AuthMethod, UnknownAuthMethod};

@@ -61,7 +61,9 @@ impl<'de> Visitor<'de> for ValueVisitor {
         } else if let Ok(u) = u64::try_from(v) {
             Ok(Value::UInt(u))
         } else {
-            Err(E::custom(format!("integer {v} is outside the 64-bit range")))
+            Err(E::custom(format!(
+                "integer {v} is outside the 64-bit range"
+            )))
         }
     }
     fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {

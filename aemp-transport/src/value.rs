@@ -118,11 +118,34 @@ impl Value {
         matches!(self, Value::Null)
     }
 
-    /// The value under a string key, if this is a map (text and byte-string keys both match).
+    /// The text of a string as Perl sees it: a text string, a byte string holding UTF-8, or
+    /// else a byte string read as Latin-1 (a Perl string of characters below 256 travels as
+    /// such bytes: CBOR::XS sends hash keys like `"é"` as the single byte `0xE9`).
+    ///
+    /// ```
+    /// use aemp_transport::Value;
+    /// assert_eq!(Value::Bytes(vec![0xE9]).to_text().as_deref(), Some("é"));
+    /// assert_eq!(Value::Bytes("é".as_bytes().to_vec()).to_text().as_deref(), Some("é"));
+    /// ```
+    pub fn to_text(&self) -> Option<std::borrow::Cow<'_, str>> {
+        match self {
+            Value::Text(s) => Some(s.as_str().into()),
+            Value::Bytes(b) => Some(match std::str::from_utf8(b) {
+                Ok(s) => s.into(),
+                Err(_) => b.iter().map(|&c| char::from(c)).collect::<String>().into(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The value under a string key, if this is a map. Text keys, and byte-string keys as
+    /// [`Value::to_text`] reads them, both match.
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.as_map()?
             .iter()
-            .find(|(k, _)| k.as_string_bytes() == Some(key.as_bytes()))
+            .find(|(k, _)| {
+                k.as_string_bytes() == Some(key.as_bytes()) || k.to_text().as_deref() == Some(key)
+            })
             .map(|(_, v)| v)
     }
 

@@ -35,7 +35,10 @@ fn hmac_sha3_512_of_empty_key_and_message() {
     // hmac.new(b"", b"", hashlib.sha3_512): the transcript of four empty lines is not empty,
     // so this checks the primitive through the same code with a key of zero length.
     use hmac::{Hmac, Mac};
-    let mac = <Hmac<sha3::Sha3_512> as Mac>::new_from_slice(b"").unwrap().finalize().into_bytes();
+    let mac = <Hmac<sha3::Sha3_512> as Mac>::new_from_slice(b"")
+        .unwrap()
+        .finalize()
+        .into_bytes();
     assert_eq!(
         hex::encode(mac),
         "cbcf45540782d4bc7387fbbf7d30b3681d6d66cc435cafd82546b0fce96b367ea79662918436fba442e81a01d0f9592dfcd30f7a7a8f1475693d30be4150ca84"
@@ -52,6 +55,9 @@ fn tls_sha3_512_matches_python_and_perl() {
 
 #[test]
 fn tokens_depend_on_the_order_of_the_greetings() {
-    assert_ne!(hmac_sha3_512_hex(b"geheim", A, B), hmac_sha3_512_hex(b"geheim", B, A));
+    assert_ne!(
+        hmac_sha3_512_hex(b"geheim", A, B),
+        hmac_sha3_512_hex(b"geheim", B, A)
+    );
     assert_ne!(sha3_512_hex(A, B), sha3_512_hex(B, A));
 }

@@ -5,18 +5,50 @@ use aemp_transport::{msg, Decoder, Encoder, Error, Framing, Value};
 
 fn samples() -> Vec<Vec<Value>> {
     vec![
-        msg!["port", "tag", 1, "a 40-byte payload........................"],
+        msg![
+            "port",
+            "tag",
+            1,
+            "a 40-byte payload........................"
+        ],
         msg!["", "devnull"],
         msg![""],
-        msg!["p", i64::MIN, i64::MAX, u64::MAX, -1, 0, 23, 24, 255, 256, 65536, 4294967296u64],
+        msg![
+            "p",
+            i64::MIN,
+            i64::MAX,
+            u64::MAX,
+            -1,
+            0,
+            23,
+            24,
+            255,
+            256,
+            65536,
+            4294967296u64
+        ],
         msg!["p", 0.5, -2.25, 1.0e300, 1.1, f64::MIN_POSITIVE, -0.0],
-        msg!["p", true, false, Value::Null, "", "ünïcødé 🎉", "quote\" backslash\\ newline\n tab\t nul\u{0}"],
+        msg![
+            "p",
+            true,
+            false,
+            Value::Null,
+            "",
+            "ünïcødé 🎉",
+            "quote\" backslash\\ newline\n tab\t nul\u{0}"
+        ],
         msg![
             "p",
             Value::Array(vec![]),
             Value::Map(vec![]),
-            Value::Array(vec![Value::Array(vec![1.into(), Value::Map(vec![("k".into(), "v".into())])])]),
-            Value::Map(vec![("a".into(), Value::Array(vec![Value::Null])), ("ü".into(), 3.into())])
+            Value::Array(vec![Value::Array(vec![
+                1.into(),
+                Value::Map(vec![("k".into(), "v".into())])
+            ])]),
+            Value::Map(vec![
+                ("a".into(), Value::Array(vec![Value::Null])),
+                ("ü".into(), 3.into())
+            ])
         ],
         vec![Value::from("long"), Value::Text("x".repeat(100_000))],
     ]
@@ -51,7 +83,11 @@ fn round_trip_coalesced_and_split_at_every_size() {
         let msgs = samples();
         let wire = encode_all(framing, &msgs);
         for chunk in [1, 2, 3, 7, 64, 1000, wire.len()] {
-            assert_eq!(decode_chunked(framing, &wire, chunk), msgs, "{framing} in chunks of {chunk}");
+            assert_eq!(
+                decode_chunked(framing, &wire, chunk),
+                msgs,
+                "{framing} in chunks of {chunk}"
+            );
         }
     }
 }
@@ -59,12 +95,23 @@ fn round_trip_coalesced_and_split_at_every_size() {
 #[test]
 fn bytes_travel_in_cbor_only() {
     let m = msg!["p", Value::Bytes(vec![0, 1, 255])];
-    let wire = encode_all(Framing::Cbor, &[m.clone()]);
+    let wire = encode_all(Framing::Cbor, std::slice::from_ref(&m));
     assert_eq!(decode_chunked(Framing::Cbor, &wire, 1), vec![m.clone()]);
 
     let mut out = b"kept".to_vec();
-    let err = Encoder::new(Framing::Json).encode(&m, &mut out).unwrap_err();
-    assert!(matches!(err, Error::Encode { framing: Framing::Json, .. }), "{err:?}");
+    let err = Encoder::new(Framing::Json)
+        .encode(&m, &mut out)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Encode {
+                framing: Framing::Json,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("byte string"), "{err}");
     assert_eq!(out, b"kept", "a failed encode leaves the buffer as it was");
 }
@@ -78,7 +125,10 @@ fn json_refuses_what_it_cannot_carry() {
         vec![Value::from("p"), Value::Map(vec![(1.into(), 2.into())])],
     ] {
         let mut out = Vec::new();
-        assert!(matches!(enc.encode(&bad, &mut out), Err(Error::Encode { .. })), "{bad:?}");
+        assert!(
+            matches!(enc.encode(&bad, &mut out), Err(Error::Encode { .. })),
+            "{bad:?}"
+        );
         assert!(out.is_empty());
     }
 }
@@ -93,7 +143,13 @@ fn json_as_perl_writes_it() {
         got,
         vec![
             msg!["a", 1, "dé", u64::MAX],
-            vec!["b".into(), Value::Map(vec![("k".into(), Value::Array(vec![true.into(), Value::Null]))])],
+            vec![
+                "b".into(),
+                Value::Map(vec![(
+                    "k".into(),
+                    Value::Array(vec![true.into(), Value::Null])
+                )])
+            ],
             msg!["c", -1.5e-7],
         ]
     );
@@ -134,7 +190,11 @@ fn cbor_as_perl_writes_it() {
             ]),
         ]]
     );
-    assert_eq!(got[0][0].as_str(), Some("kil0"), "byte strings read as text where text is wanted");
+    assert_eq!(
+        got[0][0].as_str(),
+        Some("kil0"),
+        "byte strings read as text where text is wanted"
+    );
 }
 
 #[test]
@@ -143,7 +203,12 @@ fn cbor_half_floats_indefinite_lengths_and_self_describe() {
     let wire = hex::decode("84f93c009f0102ff7f6261626163ffd9d9f76178").unwrap();
     assert_eq!(
         decode_chunked(Framing::Cbor, &wire, 1),
-        vec![vec![1.0.into(), Value::Array(vec![1.into(), 2.into()]), "abc".into(), "x".into()]]
+        vec![vec![
+            1.0.into(),
+            Value::Array(vec![1.into(), 2.into()]),
+            "abc".into(),
+            "x".into()
+        ]]
     );
 }
 
@@ -160,7 +225,10 @@ fn bad_messages_are_skipped_and_the_stream_goes_on() {
     for what in ["must be an array", "tag 1", "UTF-8", "64-bit range"] {
         let err = dec.next_message().unwrap_err();
         assert!(!err.is_fatal(), "{err}");
-        assert!(err.to_string().contains(what), "{err} should mention {what}");
+        assert!(
+            err.to_string().contains(what),
+            "{err} should mention {what}"
+        );
     }
     assert_eq!(dec.next_message().unwrap(), Some(msg!["ok"]));
 
@@ -183,9 +251,15 @@ fn corrupt_streams_are_fatal_for_good() {
         let mut dec = Decoder::new(framing);
         dec.extend(&bytes);
         let err = dec.next_message().unwrap_err();
-        assert!(err.is_fatal() && matches!(err, Error::Decode { .. }), "{framing} {bytes:?}: {err:?}");
+        assert!(
+            err.is_fatal() && matches!(err, Error::Decode { .. }),
+            "{framing} {bytes:?}: {err:?}"
+        );
         dec.extend(&encode_all(framing, &[msg!["ok"]]));
-        assert!(dec.next_message().is_err(), "a corrupt stream stays corrupt");
+        assert!(
+            dec.next_message().is_err(),
+            "a corrupt stream stays corrupt"
+        );
     }
 }
 
@@ -203,7 +277,11 @@ fn hostile_lengths_neither_allocate_nor_hang() {
     // A string longer than the limit is refused as soon as its header is read.
     let mut dec = Decoder::with_limit(Framing::Cbor, 1024);
     dec.extend(&hex::decode("817a00100000").unwrap());
-    assert!(dec.next_message().unwrap_err().to_string().contains("exceeds"));
+    assert!(dec
+        .next_message()
+        .unwrap_err()
+        .to_string()
+        .contains("exceeds"));
 }
 
 #[test]
@@ -212,14 +290,20 @@ fn nesting_is_limited() {
     wire.push(0x01);
     let mut dec = Decoder::new(Framing::Cbor);
     dec.extend(&wire);
-    assert!(dec.next_message().unwrap_err().to_string().contains("nesting"));
+    assert!(dec
+        .next_message()
+        .unwrap_err()
+        .to_string()
+        .contains("nesting"));
 
     let mut deep = Value::Null;
     for _ in 0..600 {
         deep = Value::Array(vec![deep]);
     }
     for framing in [Framing::Cbor, Framing::Json] {
-        let err = Encoder::new(framing).encode(&[deep.clone()], &mut Vec::new()).unwrap_err();
+        let err = Encoder::new(framing)
+            .encode(&[deep.clone()], &mut Vec::new())
+            .unwrap_err();
         assert!(err.to_string().contains("nesting"), "{err}");
     }
 }

@@ -11,7 +11,8 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-const NONCE: &str = "cGVlcm5vbmNlcGVlcm5vbmNlcGVlcm5vbmNlcGVlcm5vbmNlcGVlcm5vbmNlcGVlcm5vbmNlcGVlcm5vbmNl";
+const NONCE: &str =
+    "cGVlcm5vbmNlcGVlcm5vbmNlcGVlcm5vbmNlcGVlcm5vbmNlcGVlcm5vbmNlcGVlcm5vbmNlcGVlcm5vbmNl";
 
 struct Fake {
     r: BufReader<OwnedReadHalf>,
@@ -29,7 +30,11 @@ impl Fake {
             accept(s, &config).await
         });
         let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
-        let mut fake = Fake { r: BufReader::new(r), w, ours: Default::default() };
+        let mut fake = Fake {
+            r: BufReader::new(r),
+            w,
+            ours: Default::default(),
+        };
         let g1 = fake.line().await;
         let g2 = fake.line().await;
         fake.ours = (g1, g2);
@@ -72,44 +77,90 @@ async fn greeting_checks() {
     type Check = fn(&Error) -> bool;
     let long = format!("aemp;1;{};hmac_sha3_512;json\n", "x".repeat(4096));
     let cases: Vec<(&str, Config, String, Check)> = vec![
-        ("other protocol", config(), format!("http;1;p;hmac_sha3_512;json\n{NONCE}\n"), |e| {
-            matches!(e, Error::ProtocolMismatch { got, .. } if got == "http")
-        }),
-        ("version 2", config(), format!("aemp;2;p;hmac_sha3_512;json\n{NONCE}\n"), |e| {
-            matches!(e, Error::VersionMismatch { theirs, .. } if theirs == "2")
-        }),
-        ("version not a number", config(), format!("aemp;x;p;hmac_sha3_512;json\n{NONCE}\n"), |e| {
-            matches!(e, Error::VersionMismatch { .. })
-        }),
-        ("our own node id", config(), format!("aemp;1;us;hmac_sha3_512;json\n{NONCE}\n"), |e| {
-            matches!(e, Error::TalkingToMyself { node } if node == "us")
-        }),
+        (
+            "other protocol",
+            config(),
+            format!("http;1;p;hmac_sha3_512;json\n{NONCE}\n"),
+            |e| matches!(e, Error::ProtocolMismatch { got, .. } if got == "http"),
+        ),
+        (
+            "version 2",
+            config(),
+            format!("aemp;2;p;hmac_sha3_512;json\n{NONCE}\n"),
+            |e| matches!(e, Error::VersionMismatch { theirs, .. } if theirs == "2"),
+        ),
+        (
+            "version not a number",
+            config(),
+            format!("aemp;x;p;hmac_sha3_512;json\n{NONCE}\n"),
+            |e| matches!(e, Error::VersionMismatch { .. }),
+        ),
+        (
+            "our own node id",
+            config(),
+            format!("aemp;1;us;hmac_sha3_512;json\n{NONCE}\n"),
+            |e| matches!(e, Error::TalkingToMyself { node } if node == "us"),
+        ),
         (
             "already connected",
             config().already_connected(|n| n == "dup"),
             format!("aemp;1;dup;hmac_sha3_512;json\n{NONCE}\n"),
             |e| matches!(e, Error::AlreadyConnected { node } if node == "dup"),
         ),
-        ("too few fields", config(), format!("aemp;1;p\n{NONCE}\n"), |e| {
-            matches!(e, Error::MalformedLine { what: "greeting", .. })
+        (
+            "too few fields",
+            config(),
+            format!("aemp;1;p\n{NONCE}\n"),
+            |e| {
+                matches!(
+                    e,
+                    Error::MalformedLine {
+                        what: "greeting",
+                        ..
+                    }
+                )
+            },
+        ),
+        ("line over 4096 bytes", config(), long, |e| {
+            matches!(e, Error::LineTooLong { limit: 4096, .. })
         }),
-        ("line over 4096 bytes", config(), long, |e| matches!(e, Error::LineTooLong { limit: 4096, .. })),
-        ("no newline in 4096 bytes", config(), "a".repeat(5000), |e| matches!(e, Error::LineTooLong { .. })),
-        ("no common auth", config(), format!("aemp;1;p;hmac_md6_64_256,tls_anon;json\n{NONCE}\n"), |e| {
-            matches!(e, Error::NoCommonAuth { theirs, .. } if theirs == "hmac_md6_64_256,tls_anon")
-        }),
-        ("no common framing", config(), format!("aemp;1;p;hmac_sha3_512;storable\n{NONCE}\n"), |e| {
-            matches!(e, Error::NoCommonFraming { theirs, .. } if theirs == "storable")
-        }),
+        (
+            "no newline in 4096 bytes",
+            config(),
+            "a".repeat(5000),
+            |e| matches!(e, Error::LineTooLong { .. }),
+        ),
+        (
+            "no common auth",
+            config(),
+            format!("aemp;1;p;hmac_md6_64_256,tls_anon;json\n{NONCE}\n"),
+            |e| matches!(e, Error::NoCommonAuth { theirs, .. } if theirs == "hmac_md6_64_256,tls_anon"),
+        ),
+        (
+            "no common framing",
+            config(),
+            format!("aemp;1;p;hmac_sha3_512;storable\n{NONCE}\n"),
+            |e| matches!(e, Error::NoCommonFraming { theirs, .. } if theirs == "storable"),
+        ),
         (
             "no secret, no certificate",
             Config::new("us").unwrap(),
             format!("aemp;1;p;hmac_sha3_512;json\n{NONCE}\n"),
             |e| matches!(e, Error::NoCredentials),
         ),
-        ("closed before the nonce", config(), "aemp;1;p;hmac_sha3_512;json\n".to_owned(), |e| {
-            matches!(e, Error::ClosedDuringHandshake { during: "nonce line" })
-        }),
+        (
+            "closed before the nonce",
+            config(),
+            "aemp;1;p;hmac_sha3_512;json\n".to_owned(),
+            |e| {
+                matches!(
+                    e,
+                    Error::ClosedDuringHandshake {
+                        during: "nonce line"
+                    }
+                )
+            },
+        ),
     ];
     for (name, config, greeting, check) in cases {
         let res = outcome(config, &greeting).await;
@@ -125,7 +176,16 @@ async fn invalid_utf8_greeting_is_malformed() {
     let (mut fake, ours) = Fake::start(config()).await;
     let _ = fake.w.write_all(b"aemp;1;p\xff;hmac_sha3_512;json\n").await;
     let err = ours.await.unwrap().unwrap_err();
-    assert!(matches!(err, Error::MalformedLine { what: "greeting line", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::MalformedLine {
+                what: "greeting line",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -143,12 +203,25 @@ async fn echoed_greeting_is_an_echo_attack() {
 async fn silent_peer_times_out() {
     let (_fake, ours) = Fake::start(config().monitor_timeout(Duration::from_millis(200))).await;
     let err = ours.await.unwrap().unwrap_err();
-    assert!(matches!(err, Error::HandshakeTimeout { during: "greeting line", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::HandshakeTimeout {
+                during: "greeting line",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 /// Runs a handshake where the peer greets with `g1` and answers with the auth line that
 /// `auth` builds from the scripted peer.
-async fn auth_outcome(config: Config, g1: &str, auth: impl FnOnce(&Fake) -> String) -> Result<Connection, Error> {
+async fn auth_outcome(
+    config: Config,
+    g1: &str,
+    auth: impl FnOnce(&Fake) -> String,
+) -> Result<Connection, Error> {
     let (mut fake, ours) = Fake::start(config).await;
     fake.send(&format!("{g1}\r\n{NONCE}\r\n")).await;
     let line = auth(&fake);
@@ -167,38 +240,87 @@ async fn auth_line_checks() {
     type Check = fn(&Result<Connection, Error>) -> bool;
     type Build = fn(&Fake) -> String;
     let cases: Vec<(&str, Config, Build, Check)> = vec![
-        ("valid hmac", config(), |f| format!("hmac_sha3_512;{};json\n", f.hmac("sesame", G1)), |r| {
-            r.as_ref().is_ok_and(|c| c.info().peer_auth == AuthMethod::HmacSha3_512 && c.info().trusted)
-        }),
-        ("wrong secret", config(), |f| format!("hmac_sha3_512;{};json\n", f.hmac("wrong", G1)), |r| {
-            matches!(r, Err(Error::AuthFailed))
-        }),
-        ("cleartext, accepted by default", config(), |_| format!("cleartext;{};cbor\n", hex::encode("sesame")), |r| {
-            r.as_ref().is_ok_and(|c| c.info().peer_auth == AuthMethod::Cleartext)
-        }),
+        (
+            "valid hmac",
+            config(),
+            |f| format!("hmac_sha3_512;{};json\n", f.hmac("sesame", G1)),
+            |r| {
+                r.as_ref().is_ok_and(|c| {
+                    c.info().peer_auth == AuthMethod::HmacSha3_512 && c.info().trusted
+                })
+            },
+        ),
+        (
+            "wrong secret",
+            config(),
+            |f| format!("hmac_sha3_512;{};json\n", f.hmac("wrong", G1)),
+            |r| matches!(r, Err(Error::AuthFailed)),
+        ),
+        (
+            "cleartext, accepted by default",
+            config(),
+            |_| format!("cleartext;{};cbor\n", hex::encode("sesame")),
+            |r| {
+                r.as_ref()
+                    .is_ok_and(|c| c.info().peer_auth == AuthMethod::Cleartext)
+            },
+        ),
         (
             "cleartext, not accepted",
             config().auth_accept([AuthMethod::HmacSha3_512]).unwrap(),
             |_| format!("cleartext;{};json\n", hex::encode("sesame")),
             |r| matches!(r, Err(Error::AuthNotAccepted { method, .. }) if method == "cleartext"),
         ),
-        ("wrong cleartext", config(), |_| "cleartext;00;json\n".into(), |r| matches!(r, Err(Error::AuthFailed))),
-        ("unknown method", config(), |_| "hmac_md6_64_256;00;json\n".into(), |r| {
-            matches!(r, Err(Error::UnsupportedReceiveAuth { method }) if method == "hmac_md6_64_256")
-        }),
-        ("tls_anon without TLS", config(), |_| "tls_anon;;json\n".into(), |r| matches!(r, Err(Error::AuthFailed))),
-        ("tls_sha3_512 without TLS", config(), |_| "tls_sha3_512;00;json\n".into(), |r| {
-            matches!(r, Err(Error::AuthFailed))
-        }),
-        ("malformed", config(), |_| "garbage\n".into(), |r| {
-            matches!(r, Err(Error::MalformedLine { what: "auth line", .. }))
-        }),
-        ("storable framing", config(), |f| format!("hmac_sha3_512;{};storable\n", f.hmac("sesame", G1)), |r| {
-            matches!(r, Err(Error::UnsupportedFraming { framing }) if framing == "storable")
-        }),
-        ("extra keys after the framing", config(), |f| format!("hmac_sha3_512;{};json;x=1\n", f.hmac("sesame", G1)), |r| {
-            r.is_ok()
-        }),
+        (
+            "wrong cleartext",
+            config(),
+            |_| "cleartext;00;json\n".into(),
+            |r| matches!(r, Err(Error::AuthFailed)),
+        ),
+        (
+            "unknown method",
+            config(),
+            |_| "hmac_md6_64_256;00;json\n".into(),
+            |r| matches!(r, Err(Error::UnsupportedReceiveAuth { method }) if method == "hmac_md6_64_256"),
+        ),
+        (
+            "tls_anon without TLS",
+            config(),
+            |_| "tls_anon;;json\n".into(),
+            |r| matches!(r, Err(Error::AuthFailed)),
+        ),
+        (
+            "tls_sha3_512 without TLS",
+            config(),
+            |_| "tls_sha3_512;00;json\n".into(),
+            |r| matches!(r, Err(Error::AuthFailed)),
+        ),
+        (
+            "malformed",
+            config(),
+            |_| "garbage\n".into(),
+            |r| {
+                matches!(
+                    r,
+                    Err(Error::MalformedLine {
+                        what: "auth line",
+                        ..
+                    })
+                )
+            },
+        ),
+        (
+            "storable framing",
+            config(),
+            |f| format!("hmac_sha3_512;{};storable\n", f.hmac("sesame", G1)),
+            |r| matches!(r, Err(Error::UnsupportedFraming { framing }) if framing == "storable"),
+        ),
+        (
+            "extra keys after the framing",
+            config(),
+            |f| format!("hmac_sha3_512;{};json;x=1\n", f.hmac("sesame", G1)),
+            |r| r.is_ok(),
+        ),
     ];
     for (name, config, build, check) in cases {
         let res = auth_outcome(config, G1, build).await;
@@ -208,7 +330,8 @@ async fn auth_line_checks() {
 
 #[tokio::test]
 async fn handshake_reports_greeting_keys_framings_and_sub_protocol() {
-    let g1 = "aemp-dataconn;1.0;p;hmac_sha3_512;cbor,json;provider=AE-2.01;flag;semi=a%3bb%25c;raw=50%";
+    let g1 =
+        "aemp-dataconn;1.0;p;hmac_sha3_512;cbor,json;provider=AE-2.01;flag;semi=a%3bb%25c;raw=50%";
     let conn = auth_outcome(config(), g1, |f| {
         let token = hmac_sha3_512_hex(b"sesame", (g1, NONCE), (&f.ours.0, &f.ours.1));
         format!("hmac_sha3_512;{token};json\n")
@@ -230,8 +353,14 @@ async fn handshake_reports_greeting_keys_framings_and_sub_protocol() {
 async fn our_greeting_has_the_documented_shape() {
     let (fake, ours) = Fake::start(config().greeting_key("hb", Some("5".into())).unwrap()).await;
     let g = aemp_transport::Greeting::parse(&fake.ours.0).unwrap();
-    assert_eq!((g.protocol.as_str(), g.version.as_str(), g.node_id.as_str()), ("aemp", "1", "us"));
-    assert_eq!(g.auths, ["tls_sha3_512", "hmac_sha3_512", "tls_anon", "cleartext"]);
+    assert_eq!(
+        (g.protocol.as_str(), g.version.as_str(), g.node_id.as_str()),
+        ("aemp", "1", "us")
+    );
+    assert_eq!(
+        g.auths,
+        ["tls_sha3_512", "hmac_sha3_512", "tls_anon", "cleartext"]
+    );
     assert_eq!(g.framings, ["cbor", "json"]);
     assert!(g.key("provider").unwrap().starts_with("aemp-"));
     assert!(g.key("peeraddr").unwrap().starts_with("127.0.0.1:"));
@@ -245,6 +374,8 @@ async fn our_greeting_has_the_documented_shape() {
 
 fn base64_decode_len(s: &str) -> usize {
     assert_eq!(s.len(), 88, "66 bytes are 88 base64 characters");
-    assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'));
+    assert!(s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'));
     s.len() / 4 * 3
 }

@@ -10,15 +10,21 @@ fn value(json_safe: bool) -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::Int),
         (i64::MAX as u64 + 1..=u64::MAX).prop_map(Value::UInt),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::Float),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::Float),
         ".*".prop_map(Value::Text),
-        proptest::collection::vec(any::<u8>(), 0..16)
-            .prop_map(move |b| if json_safe { Value::Text(hex::encode(b)) } else { Value::Bytes(b) }),
+        proptest::collection::vec(any::<u8>(), 0..16).prop_map(move |b| if json_safe {
+            Value::Text(hex::encode(b))
+        } else {
+            Value::Bytes(b)
+        }),
     ];
     leaf.prop_recursive(4, 64, 8, move |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
-            proptest::collection::vec((".*".prop_map(Value::Text), inner), 0..8).prop_map(Value::Map),
+            proptest::collection::vec((".*".prop_map(Value::Text), inner), 0..8)
+                .prop_map(Value::Map),
         ]
     })
 }
@@ -78,7 +84,11 @@ proptest! {
     }
 }
 
-fn round_trip(framing: Framing, msg: Vec<Value>, split: prop::sample::Index) -> Result<(), TestCaseError> {
+fn round_trip(
+    framing: Framing,
+    msg: Vec<Value>,
+    split: prop::sample::Index,
+) -> Result<(), TestCaseError> {
     let mut wire = Vec::new();
     Encoder::new(framing).encode(&msg, &mut wire).unwrap();
     Encoder::new(framing).encode(&msg, &mut wire).unwrap();
@@ -126,7 +136,11 @@ fn json_safe(v: &Value) -> Value {
     match v {
         Value::Bytes(b) => Value::Text(hex::encode(b)),
         Value::Array(a) => Value::Array(a.iter().map(json_safe).collect()),
-        Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (json_safe(k), json_safe(v))).collect()),
+        Value::Map(m) => Value::Map(
+            m.iter()
+                .map(|(k, v)| (json_safe(k), json_safe(v)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }

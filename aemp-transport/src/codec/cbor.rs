@@ -38,7 +38,11 @@ pub(super) fn decode(buf: &[u8], max: usize) -> Result<Item, String> {
         return Ok(Item::Incomplete);
     }
     let mut dec = Decoder::from(buf);
-    let mut ctx = Ctx { total: buf.len(), max, unsupported: None };
+    let mut ctx = Ctx {
+        total: buf.len(),
+        max,
+        unsupported: None,
+    };
     match value(&mut dec, &mut ctx, 0) {
         Ok(v) => {
             let used = dec.offset();
@@ -52,7 +56,9 @@ pub(super) fn decode(buf: &[u8], max: usize) -> Result<Item, String> {
 fn pull(dec: &mut Dec<'_>) -> Result<Header, Stop> {
     dec.pull().map_err(|e| match e {
         ciborium_ll::Error::Io(_) => Stop::Incomplete,
-        ciborium_ll::Error::Syntax(at) => Stop::Corrupt(format!("invalid CBOR header at byte {at}")),
+        ciborium_ll::Error::Syntax(at) => {
+            Stop::Corrupt(format!("invalid CBOR header at byte {at}"))
+        }
     })
 }
 
@@ -117,7 +123,12 @@ fn value(dec: &mut Dec<'_>, ctx: &mut Ctx, depth: usize) -> Result<Value, Stop> 
             value(dec, ctx, nest(depth)?)?;
             ctx.unsupported(format!("unsupported CBOR tag {tag}"))
         }
-        Header::Break => return Err(Stop::Corrupt(format!("unexpected CBOR break at byte {}", dec.offset() - 1))),
+        Header::Break => {
+            return Err(Stop::Corrupt(format!(
+                "unexpected CBOR break at byte {}",
+                dec.offset() - 1
+            )))
+        }
     })
 }
 
@@ -154,7 +165,11 @@ fn string(dec: &mut Dec<'_>, ctx: &Ctx, len: Option<usize>, text: bool) -> Resul
                 Header::Break => break,
                 Header::Text(Some(n)) if text => chunk(dec, ctx, n, &mut out)?,
                 Header::Bytes(Some(n)) if !text => chunk(dec, ctx, n, &mut out)?,
-                _ => return Err(Stop::Corrupt("invalid chunk in indefinite-length CBOR string".into())),
+                _ => {
+                    return Err(Stop::Corrupt(
+                        "invalid chunk in indefinite-length CBOR string".into(),
+                    ))
+                }
             }
         },
     }
@@ -176,7 +191,11 @@ fn chunk(dec: &mut Dec<'_>, ctx: &Ctx, n: usize, out: &mut Vec<u8>) -> Result<()
     ciborium_io::Read::read_exact(dec, &mut out[start..]).map_err(|_| Stop::Incomplete)
 }
 
-pub(super) fn encode_array(dest: Option<&str>, body: &[Value], out: &mut Vec<u8>) -> Result<(), String> {
+pub(super) fn encode_array(
+    dest: Option<&str>,
+    body: &[Value],
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     let mut enc = Encoder::from(out);
     let len = body.len() + usize::from(dest.is_some());
     push(&mut enc, Header::Array(Some(len)));

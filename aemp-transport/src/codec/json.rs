@@ -19,7 +19,11 @@ pub(super) fn decode(buf: &[u8]) -> Result<Item, String> {
     }
 }
 
-pub(super) fn encode_array(dest: Option<&str>, body: &[Value], out: &mut Vec<u8>) -> Result<(), String> {
+pub(super) fn encode_array(
+    dest: Option<&str>,
+    body: &[Value],
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     out.push(b'[');
     let mut first = true;
     if let Some(dest) = dest {
@@ -86,7 +90,9 @@ fn value(v: &Value, out: &mut Vec<u8>, depth: usize) -> Result<(), String> {
                 }
                 match k {
                     Value::Text(s) => string(s, out),
-                    other => return Err(format!("JSON map keys must be text, got {}", other.kind())),
+                    other => {
+                        return Err(format!("JSON map keys must be text, got {}", other.kind()))
+                    }
                 }
                 out.push(b':');
                 value(item, out, depth + 1)?;

@@ -68,7 +68,9 @@ impl fmt::Display for Framing {
 
 /// The error of parsing a framing name aemp does not support.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unsupported framing '{0}' (aemp supports cbor and json; Perl's storable is not supported)")]
+#[error(
+    "unsupported framing '{0}' (aemp supports cbor and json; Perl's storable is not supported)"
+)]
 pub struct UnknownFraming(pub String);
 
 impl FromStr for Framing {
@@ -113,7 +115,12 @@ impl Encoder {
 
     /// Appends the message `[dest, body...]` to `out` without building it first. On error
     /// `out` is left as it was.
-    pub fn encode_message(&self, dest: &str, body: &[Value], out: &mut Vec<u8>) -> Result<(), Error> {
+    pub fn encode_message(
+        &self,
+        dest: &str,
+        body: &[Value],
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
         self.guarded(out, |out| match self.framing {
             Framing::Cbor => cbor::encode_array(Some(dest), body, out),
             Framing::Json => json::encode_array(Some(dest), body, out),
@@ -128,7 +135,10 @@ impl Encoder {
         let len = out.len();
         f(out).map_err(|reason| {
             out.truncate(len);
-            Error::Encode { framing: self.framing, reason }
+            Error::Encode {
+                framing: self.framing,
+                reason,
+            }
         })
     }
 }
@@ -240,7 +250,10 @@ impl Decoder {
                 match value {
                     Ok(Value::Array(msg)) => Ok(Some(msg)),
                     Ok(other) => Err(Error::BadMessage {
-                        reason: format!("a message must be an array, got {}: {other}", other.kind()),
+                        reason: format!(
+                            "a message must be an array, got {}: {other}",
+                            other.kind()
+                        ),
                     }),
                     Err(reason) => Err(Error::BadMessage { reason }),
                 }
@@ -255,12 +268,18 @@ impl Decoder {
     fn incomplete(&mut self) -> Result<Option<Vec<Value>>, Error> {
         if self.buf.len() > self.max_message_size {
             self.broken = true;
-            return Err(self.corrupt(format!("message exceeds the limit of {} bytes", self.max_message_size)));
+            return Err(self.corrupt(format!(
+                "message exceeds the limit of {} bytes",
+                self.max_message_size
+            )));
         }
         Ok(None)
     }
 
     fn corrupt(&self, reason: String) -> Error {
-        Error::Decode { framing: self.framing, reason }
+        Error::Decode {
+            framing: self.framing,
+            reason,
+        }
     }
 }

@@ -44,7 +44,9 @@ pub(super) struct CborScan {
 impl CborScan {
     fn advance(&mut self, buf: &[u8]) -> Scan {
         loop {
-            let Some(&initial) = buf.get(self.pos) else { return Scan::Incomplete };
+            let Some(&initial) = buf.get(self.pos) else {
+                return Scan::Incomplete;
+            };
             let (major, info) = (initial >> 5, initial & 0x1f);
             let extra = match info {
                 0..=23 => 0,
@@ -77,16 +79,23 @@ impl CborScan {
                 }
                 _ => return Scan::Decode,
             };
-            let Some(arg_bytes) = buf.get(self.pos + 1..self.pos + 1 + extra) else { return Scan::Incomplete };
+            let Some(arg_bytes) = buf.get(self.pos + 1..self.pos + 1 + extra) else {
+                return Scan::Incomplete;
+            };
             let arg = if extra == 0 {
                 u64::from(info)
             } else {
-                arg_bytes.iter().fold(0u64, |acc, &b| acc << 8 | u64::from(b))
+                arg_bytes
+                    .iter()
+                    .fold(0u64, |acc, &b| acc << 8 | u64::from(b))
             };
             let header = 1 + extra;
             match major {
                 2 | 3 => {
-                    let Some(end) = usize::try_from(arg).ok().and_then(|n| (self.pos + header).checked_add(n)) else {
+                    let Some(end) = usize::try_from(arg)
+                        .ok()
+                        .and_then(|n| (self.pos + header).checked_add(n))
+                    else {
                         return Scan::Decode;
                     };
                     if end > buf.len() {
@@ -96,7 +105,11 @@ impl CborScan {
                 }
                 4 | 5 => {
                     self.pos += header;
-                    let items = if major == 4 { Some(arg) } else { arg.checked_mul(2) };
+                    let items = if major == 4 {
+                        Some(arg)
+                    } else {
+                        arg.checked_mul(2)
+                    };
                     match items {
                         Some(0) => {}
                         Some(n) => {

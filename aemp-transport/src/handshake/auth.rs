@@ -90,7 +90,8 @@ fn transcript(first: (&str, &str), second: (&str, &str)) -> String {
 /// lines of `first`, then those of `second` (the sender puts its own lines first).
 pub fn hmac_sha3_512_hex(secret: &[u8], first: (&str, &str), second: (&str, &str)) -> String {
     // HMAC accepts keys of any length.
-    let mut mac = <Hmac<Sha3_512> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha3_512> as Mac>::new_from_slice(secret).expect("HMAC takes any key length");
     mac.update(transcript(first, second).as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
@@ -103,7 +104,11 @@ pub fn sha3_512_hex(first: (&str, &str), second: (&str, &str)) -> String {
 
 /// Compares two tokens in time independent of where they differ.
 pub(crate) fn tokens_equal(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The auth line: `METHOD;TOKEN;FRAMING[;KEY=VALUE...]`.

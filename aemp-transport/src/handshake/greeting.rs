@@ -49,8 +49,13 @@ impl Greeting {
         let protocol = fields.next().unwrap_or_default().to_owned();
         let mut fixed = || fields.next();
         let (version, node_id, auths, framings) = (fixed(), fixed(), fixed(), fixed());
-        let malformed = |reason: &str| Error::MalformedLine { what: "greeting", reason: reason.into() };
-        let version = version.ok_or_else(|| malformed("no protocol version"))?.to_owned();
+        let malformed = |reason: &str| Error::MalformedLine {
+            what: "greeting",
+            reason: reason.into(),
+        };
+        let version = version
+            .ok_or_else(|| malformed("no protocol version"))?
+            .to_owned();
         let node_id = node_id.ok_or_else(|| malformed("no node id"))?.to_owned();
         let auths = list(auths.ok_or_else(|| malformed("no auth methods"))?);
         let framings = list(framings.ok_or_else(|| malformed("no framings"))?);
@@ -63,12 +68,22 @@ impl Greeting {
                 (!k.is_empty()).then(|| (k.to_owned(), v))
             })
             .collect();
-        Ok(Greeting { protocol, version, node_id, auths, framings, keys })
+        Ok(Greeting {
+            protocol,
+            version,
+            node_id,
+            auths,
+            framings,
+            keys,
+        })
     }
 
     /// The value of `key`; `None` when it is missing or has no `=VALUE`.
     pub fn key(&self, key: &str) -> Option<&str> {
-        self.keys.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.as_deref())
+        self.keys
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.as_deref())
     }
 
     /// Whether `key` was sent, with or without a value.
@@ -106,7 +121,8 @@ impl Greeting {
 
     /// Whether the `tls` key asks for TLS, as Perl's `1 == int $tls` decides.
     pub(crate) fn wants_tls(&self) -> bool {
-        self.key("tls").is_some_and(|v| perl_number(v).trunc() == 1.0)
+        self.key("tls")
+            .is_some_and(|v| perl_number(v).trunc() == 1.0)
     }
 }
 
@@ -137,9 +153,9 @@ pub fn unescape(v: &str) -> String {
         if tail.len() >= 3 && tail[1..3].eq_ignore_ascii_case("3b") {
             out.push(';');
             rest = &tail[3..];
-        } else if tail.starts_with("%25") {
+        } else if let Some(after) = tail.strip_prefix("%25") {
             out.push('%');
-            rest = &tail[3..];
+            rest = after;
         } else {
             out.push('%');
             rest = &tail[1..];

@@ -14,7 +14,10 @@ pub(crate) struct LineReader<S> {
 
 impl<S: AsyncRead + Unpin> LineReader<S> {
     pub(super) fn new(stream: S) -> Self {
-        LineReader { stream, buf: BytesMut::with_capacity(MAX_LINE) }
+        LineReader {
+            stream,
+            buf: BytesMut::with_capacity(MAX_LINE),
+        }
     }
 
     pub(super) fn with_buffer(stream: S, buf: BytesMut) -> Self {
@@ -28,7 +31,10 @@ impl<S: AsyncRead + Unpin> LineReader<S> {
             if let Some(i) = self.buf[scanned..].iter().position(|&b| b == b'\n') {
                 let end = scanned + i;
                 if end + 1 > MAX_LINE {
-                    return Err(Error::LineTooLong { what, limit: MAX_LINE });
+                    return Err(Error::LineTooLong {
+                        what,
+                        limit: MAX_LINE,
+                    });
                 }
                 let mut line = self.buf.split_to(end + 1);
                 line.truncate(end);
@@ -42,10 +48,16 @@ impl<S: AsyncRead + Unpin> LineReader<S> {
             }
             scanned = self.buf.len();
             if scanned >= MAX_LINE {
-                return Err(Error::LineTooLong { what, limit: MAX_LINE });
+                return Err(Error::LineTooLong {
+                    what,
+                    limit: MAX_LINE,
+                });
             }
             let mut limited = (&mut self.stream).take((MAX_LINE - scanned) as u64);
-            let n = limited.read_buf(&mut self.buf).await.map_err(Error::io(what))?;
+            let n = limited
+                .read_buf(&mut self.buf)
+                .await
+                .map_err(Error::io(what))?;
             if n == 0 {
                 return Err(Error::ClosedDuringHandshake { during: what });
             }

@@ -43,13 +43,22 @@ pub(crate) fn is_sub_protocol(p: &str) -> bool {
 /// tx.send(&msg!["", "devnull"]).await?;
 /// # Ok(()) }
 /// ```
-pub async fn connect<A: ToSocketAddrs + std::fmt::Display>(addr: A, config: &Config) -> Result<Connection, Error> {
+pub async fn connect<A: ToSocketAddrs + std::fmt::Display>(
+    addr: A,
+    config: &Config,
+) -> Result<Connection, Error> {
     let started = Instant::now();
     let addr_text = addr.to_string();
     let stream = tokio::time::timeout(config.monitor_timeout, TcpStream::connect(addr))
         .await
-        .map_err(|_| Error::HandshakeTimeout { after: config.monitor_timeout, during: "TCP connection" })?
-        .map_err(|source| Error::Connect { addr: addr_text.clone(), source })?;
+        .map_err(|_| Error::HandshakeTimeout {
+            after: config.monitor_timeout,
+            during: "TCP connection",
+        })?
+        .map_err(|source| Error::Connect {
+            addr: addr_text.clone(),
+            source,
+        })?;
     let peer = stream.peer_addr().ok();
     let _ = stream.set_nodelay(config.nodelay);
     let remaining = config.monitor_timeout.saturating_sub(started.elapsed());
@@ -64,8 +73,19 @@ pub async fn accept(stream: TcpStream, config: &Config) -> Result<Connection, Er
 }
 
 /// Runs the handshake on any stream (`peer_addr` goes into our greeting's `peeraddr`).
-pub async fn handshake<S: Transportable>(stream: S, config: &Config, peer_addr: Option<SocketAddr>) -> Result<Connection, Error> {
-    handshake_within(stream, config, peer_addr, config.monitor_timeout, Instant::now()).await
+pub async fn handshake<S: Transportable>(
+    stream: S,
+    config: &Config,
+    peer_addr: Option<SocketAddr>,
+) -> Result<Connection, Error> {
+    handshake_within(
+        stream,
+        config,
+        peer_addr,
+        config.monitor_timeout,
+        Instant::now(),
+    )
+    .await
 }
 
 async fn handshake_within<S: Transportable>(
@@ -78,7 +98,10 @@ async fn handshake_within<S: Transportable>(
     let mut phase = "greeting line";
     match tokio::time::timeout(limit, run(stream, config, peer_addr, &mut phase, started)).await {
         Ok(result) => result,
-        Err(_) => Err(Error::HandshakeTimeout { after: config.monitor_timeout, during: phase }),
+        Err(_) => Err(Error::HandshakeTimeout {
+            after: config.monitor_timeout,
+            during: phase,
+        }),
     }
 }
 
@@ -95,7 +118,10 @@ pub(crate) fn local_greeting(config: &Config, peer_addr: Option<SocketAddr>) -> 
     if config.tls.is_some() {
         keys.push(("tls".to_owned(), Some("1.0".to_owned())));
     }
-    keys.push(("provider".to_owned(), Some(format!("aemp-{}", env!("CARGO_PKG_VERSION")))));
+    keys.push((
+        "provider".to_owned(),
+        Some(format!("aemp-{}", env!("CARGO_PKG_VERSION"))),
+    ));
     if let Some(addr) = peer_addr {
         keys.push(("peeraddr".to_owned(), Some(addr.to_string())));
     }
@@ -104,8 +130,16 @@ pub(crate) fn local_greeting(config: &Config, peer_addr: Option<SocketAddr>) -> 
         protocol: config.protocol.clone(),
         version: PROTOCOL_VERSION.to_string(),
         node_id: config.node_id.clone(),
-        auths: config.auth_accept.iter().map(|a| a.name().to_owned()).collect(),
-        framings: config.framings.iter().map(|f| f.name().to_owned()).collect(),
+        auths: config
+            .auth_accept
+            .iter()
+            .map(|a| a.name().to_owned())
+            .collect(),
+        framings: config
+            .framings
+            .iter()
+            .map(|f| f.name().to_owned())
+            .collect(),
         keys,
     }
 }
@@ -118,17 +152,31 @@ pub(crate) fn check_greeting(config: &Config, remote: &Greeting) -> Result<Strin
         protocol = remote.protocol.clone();
     }
     if remote.protocol != protocol && remote.protocol != PROTOCOL {
-        return Err(Error::ProtocolMismatch { expected: protocol, got: truncate(&remote.protocol) });
+        return Err(Error::ProtocolMismatch {
+            expected: protocol,
+            got: truncate(&remote.protocol),
+        });
     }
     if remote.version_number() != f64::from(PROTOCOL_VERSION) {
-        return Err(Error::VersionMismatch { ours: PROTOCOL_VERSION, theirs: truncate(&remote.version) });
+        return Err(Error::VersionMismatch {
+            ours: PROTOCOL_VERSION,
+            theirs: truncate(&remote.version),
+        });
     }
     if protocol == PROTOCOL {
         if remote.node_id == config.node_id {
-            return Err(Error::TalkingToMyself { node: remote.node_id.clone() });
+            return Err(Error::TalkingToMyself {
+                node: remote.node_id.clone(),
+            });
         }
-        if config.already_connected.as_ref().is_some_and(|hook| hook(&remote.node_id)) {
-            return Err(Error::AlreadyConnected { node: remote.node_id.clone() });
+        if config
+            .already_connected
+            .as_ref()
+            .is_some_and(|hook| hook(&remote.node_id))
+        {
+            return Err(Error::AlreadyConnected {
+                node: remote.node_id.clone(),
+            });
         }
     }
     Ok(protocol)
@@ -136,13 +184,20 @@ pub(crate) fn check_greeting(config: &Config, remote: &Greeting) -> Result<Strin
 
 /// The auth method we send: the first of the peer's accept list that we offer (`tls_*` only
 /// when TLS is up).
-pub(crate) fn choose_auth(config: &Config, remote: &Greeting, tls: bool) -> Result<AuthMethod, Error> {
+pub(crate) fn choose_auth(
+    config: &Config,
+    remote: &Greeting,
+    tls: bool,
+) -> Result<AuthMethod, Error> {
     remote
         .auths
         .iter()
         .filter_map(|a| AuthMethod::from_name(a))
         .find(|a| config.auth_offer.contains(a) && (!a.needs_tls() || tls))
-        .ok_or_else(|| Error::NoCommonAuth { theirs: remote.auths.join(","), ours: names(&config.auth_offer) })
+        .ok_or_else(|| Error::NoCommonAuth {
+            theirs: remote.auths.join(","),
+            ours: names(&config.auth_offer),
+        })
 }
 
 /// The framing we send in: the first of the peer's list that we support.
@@ -154,28 +209,46 @@ pub(crate) fn choose_framing(config: &Config, remote: &Greeting) -> Result<Frami
         .find(|f| config.framings.contains(f))
         .ok_or_else(|| Error::NoCommonFraming {
             theirs: remote.framings.join(","),
-            ours: config.framings.iter().map(|f| f.name()).collect::<Vec<_>>().join(","),
+            ours: config
+                .framings
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(","),
         })
 }
 
 fn names(methods: &[AuthMethod]) -> String {
-    methods.iter().map(|m| m.name()).collect::<Vec<_>>().join(",")
+    methods
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The token we send with `method`. `lines` are (local line 1, local nonce, remote line 1,
 /// remote nonce).
-pub(crate) fn local_token(config: &Config, method: AuthMethod, tls: bool, lines: [&str; 4]) -> Result<String, Error> {
+pub(crate) fn local_token(
+    config: &Config,
+    method: AuthMethod,
+    tls: bool,
+    lines: [&str; 4],
+) -> Result<String, Error> {
     let (local, remote) = ((lines[0], lines[1]), (lines[2], lines[3]));
     if tls {
         match method {
             AuthMethod::TlsAnon => Ok(String::new()),
             AuthMethod::TlsSha3_512 => Ok(sha3_512_hex(local, remote)),
-            other => Err(Error::UnsupportedSendAuth { method: other.name().to_owned() }),
+            other => Err(Error::UnsupportedSendAuth {
+                method: other.name().to_owned(),
+            }),
         }
     } else if let Some(secret) = &config.secret {
         match method {
             AuthMethod::HmacSha3_512 => Ok(hmac_sha3_512_hex(secret.as_bytes(), local, remote)),
-            other => Err(Error::UnsupportedSendAuth { method: other.name().to_owned() }),
+            other => Err(Error::UnsupportedSendAuth {
+                method: other.name().to_owned(),
+            }),
         }
     } else {
         Err(Error::NoCredentials)
@@ -183,12 +256,22 @@ pub(crate) fn local_token(config: &Config, method: AuthMethod, tls: bool, lines:
 }
 
 /// Checks the peer's auth line; returns the method it used and the framing it sends in.
-pub(crate) fn verify_peer(config: &Config, line: &AuthLine, tls: bool, lines: [&str; 4]) -> Result<(AuthMethod, Framing), Error> {
+pub(crate) fn verify_peer(
+    config: &Config,
+    line: &AuthLine,
+    tls: bool,
+    lines: [&str; 4],
+) -> Result<(AuthMethod, Framing), Error> {
     let (local, remote) = ((lines[0], lines[1]), (lines[2], lines[3]));
-    let method = AuthMethod::from_name(&line.method)
-        .ok_or_else(|| Error::UnsupportedReceiveAuth { method: truncate(&line.method) })?;
+    let method =
+        AuthMethod::from_name(&line.method).ok_or_else(|| Error::UnsupportedReceiveAuth {
+            method: truncate(&line.method),
+        })?;
     if !config.auth_accept.contains(&method) {
-        return Err(Error::AuthNotAccepted { method: method.name().to_owned(), accepted: names(&config.auth_accept) });
+        return Err(Error::AuthNotAccepted {
+            method: method.name().to_owned(),
+            accepted: names(&config.auth_accept),
+        });
     }
     let secret = config.secret.as_deref().map(str::as_bytes);
     let expected = match method {
@@ -201,7 +284,9 @@ pub(crate) fn verify_peer(config: &Config, line: &AuthLine, tls: bool, lines: [&
         Some(expected) if tokens_equal(&expected, &line.token) => {}
         _ => return Err(Error::AuthFailed),
     }
-    let framing = Framing::from_name(&line.framing).ok_or_else(|| Error::UnsupportedFraming { framing: truncate(&line.framing) })?;
+    let framing = Framing::from_name(&line.framing).ok_or_else(|| Error::UnsupportedFraming {
+        framing: truncate(&line.framing),
+    })?;
     Ok((method, framing))
 }
 
@@ -217,7 +302,7 @@ async fn run<S: Transportable>(
     stream
         .write_all(format!("{lg1}\n{lg2}\n").as_bytes())
         .await
-        .map_err(Error::io("sending the greeting"))?;
+        .map_err(Error::io("greeting line"))?;
 
     let mut reader = LineReader::new(stream);
     let rg1 = reader.read_line("greeting line").await?;
@@ -238,25 +323,29 @@ async fn run<S: Transportable>(
     let auth_line = format!("{};{};{}\n", send_auth.name(), token, send_framing.name());
 
     let (stream, leftover) = reader.into_parts();
-    let (peer_auth, recv_framing, halves, leftover) = if let Some(identity) = config.tls.as_ref().filter(|_| tls) {
-        *phase = "TLS handshake";
-        // The side with the lower nonce line is the client, compared as Perl's `lt` does:
-        // bytewise on the base64 text.
-        let prefixed = Prefixed::new(leftover, stream);
-        if lg2 < rg2 {
-            let name = ServerName::try_from(tls::SERVER_NAME).expect("a valid DNS name");
-            let tls_stream = TlsConnector::from(identity.client.clone())
-                .connect(name, prefixed)
-                .await
-                .map_err(Error::Tls)?;
-            authenticate(tls_stream, config, &auth_line, tls, lines, phase).await?
+    let (peer_auth, recv_framing, halves, leftover) =
+        if let Some(identity) = config.tls.as_ref().filter(|_| tls) {
+            *phase = "TLS handshake";
+            // The side with the lower nonce line is the client, compared as Perl's `lt` does:
+            // bytewise on the base64 text.
+            let prefixed = Prefixed::new(leftover, stream);
+            if lg2 < rg2 {
+                let name = ServerName::try_from(tls::SERVER_NAME).expect("a valid DNS name");
+                let tls_stream = TlsConnector::from(identity.client.clone())
+                    .connect(name, prefixed)
+                    .await
+                    .map_err(Error::Tls)?;
+                authenticate(tls_stream, config, &auth_line, tls, lines, phase).await?
+            } else {
+                let tls_stream = TlsAcceptor::from(identity.server.clone())
+                    .accept(prefixed)
+                    .await
+                    .map_err(Error::Tls)?;
+                authenticate(tls_stream, config, &auth_line, tls, lines, phase).await?
+            }
         } else {
-            let tls_stream = TlsAcceptor::from(identity.server.clone()).accept(prefixed).await.map_err(Error::Tls)?;
-            authenticate(tls_stream, config, &auth_line, tls, lines, phase).await?
-        }
-    } else {
-        authenticate_plain(stream, leftover, config, &auth_line, lines, phase).await?
-    };
+            authenticate_plain(stream, leftover, config, &auth_line, lines, phase).await?
+        };
 
     let info = PeerInfo {
         node_id: remote.node_id.clone(),
@@ -286,8 +375,11 @@ async fn authenticate<S: Transportable>(
     phase: &mut &'static str,
 ) -> Result<Authenticated, Error> {
     *phase = "auth line";
-    stream.write_all(auth_line.as_bytes()).await.map_err(Error::io("sending the auth line"))?;
-    stream.flush().await.map_err(Error::io("sending the auth line"))?;
+    stream
+        .write_all(auth_line.as_bytes())
+        .await
+        .map_err(Error::io("auth line"))?;
+    stream.flush().await.map_err(Error::io("auth line"))?;
     let mut reader = LineReader::new(stream);
     let line = AuthLine::parse(&reader.read_line("auth line").await?)?;
     let (method, framing) = verify_peer(config, &line, tls, lines)?;
@@ -305,7 +397,11 @@ async fn authenticate_plain<S: Transportable>(
 ) -> Result<Authenticated, Error> {
     *phase = "auth line";
     let mut reader = LineReader::with_buffer(stream, leftover);
-    reader.stream.write_all(auth_line.as_bytes()).await.map_err(Error::io("sending the auth line"))?;
+    reader
+        .stream
+        .write_all(auth_line.as_bytes())
+        .await
+        .map_err(Error::io("auth line"))?;
     let line = AuthLine::parse(&reader.read_line("auth line").await?)?;
     let (method, framing) = verify_peer(config, &line, false, lines)?;
     let (stream, leftover) = reader.into_parts();

@@ -10,12 +10,18 @@
 use std::fmt;
 use std::sync::Arc;
 
-use tokio_rustls::rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use tokio_rustls::rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider, WebPkiSupportedAlgorithms};
+use tokio_rustls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
+use tokio_rustls::rustls::crypto::{
+    verify_tls12_signature, verify_tls13_signature, CryptoProvider, WebPkiSupportedAlgorithms,
+};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use tokio_rustls::rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use tokio_rustls::rustls::{self, ClientConfig, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme};
+use tokio_rustls::rustls::{
+    self, ClientConfig, DigitallySignedStruct, DistinguishedName, ServerConfig, SignatureScheme,
+};
 
 use crate::Error;
 
@@ -45,8 +51,9 @@ impl TlsIdentity {
         if certs.is_empty() {
             return Err(Error::Certificate("the PEM holds no certificate".into()));
         }
-        let key = PrivateKeyDer::from_pem_slice(pem)
-            .map_err(|e| Error::Certificate(format!("cannot read the private key from PEM: {e}")))?;
+        let key = PrivateKeyDer::from_pem_slice(pem).map_err(|e| {
+            Error::Certificate(format!("cannot read the private key from PEM: {e}"))
+        })?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let verifier = Arc::new(SharedCertVerifier::new(&certs, &provider)?);
 
@@ -63,7 +70,10 @@ impl TlsIdentity {
             .with_client_cert_verifier(verifier)
             .with_single_cert(certs, key)
             .map_err(tls_config)?;
-        Ok(TlsIdentity { client: Arc::new(client), server: Arc::new(server) })
+        Ok(TlsIdentity {
+            client: Arc::new(client),
+            server: Arc::new(server),
+        })
     }
 }
 
@@ -102,16 +112,36 @@ impl SharedCertVerifier {
         now: UnixTime,
         usage: webpki::KeyUsage,
     ) -> Result<(), rustls::Error> {
-        if self.trusted.iter().any(|c| c.as_ref() == end_entity.as_ref()) {
+        if self
+            .trusted
+            .iter()
+            .any(|c| c.as_ref() == end_entity.as_ref())
+        {
             return Ok(());
         }
-        let cert = webpki::EndEntityCert::try_from(end_entity)
-            .map_err(|_| rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding))?;
-        cert.verify_for_usage(self.algs.all, &self.anchors, intermediates, now, usage, None, None)
-            .map(|_| ())
-            .map_err(|e| {
-                rustls::Error::InvalidCertificate(rustls::CertificateError::Other(rustls::OtherError(Arc::new(e))))
-            })
+        let cert = webpki::EndEntityCert::try_from(end_entity).map_err(|_| {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+        })?;
+        cert.verify_for_usage(
+            self.algs.all,
+            &self.anchors,
+            intermediates,
+            now,
+            usage,
+            None,
+            None,
+        )
+        .map(|_| ())
+        .map_err(|e| match e {
+            // A self-signed certificate that is not one of ours: webpki refuses it as a CA
+            // certificate first, but what matters to the operator is that it is untrusted.
+            webpki::Error::CaUsedAsEndEntity | webpki::Error::UnknownIssuer => {
+                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+            }
+            e => rustls::Error::InvalidCertificate(rustls::CertificateError::Other(
+                rustls::OtherError(Arc::new(e)),
+            )),
+        })
     }
 }
 
@@ -124,8 +154,13 @@ impl ServerCertVerifier for SharedCertVerifier {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        self.verify(end_entity, intermediates, now, webpki::KeyUsage::server_auth())
-            .map(|()| ServerCertVerified::assertion())
+        self.verify(
+            end_entity,
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+        )
+        .map(|()| ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -162,8 +197,13 @@ impl ClientCertVerifier for SharedCertVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        self.verify(end_entity, intermediates, now, webpki::KeyUsage::client_auth())
-            .map(|()| ClientCertVerified::assertion())
+        self.verify(
+            end_entity,
+            intermediates,
+            now,
+            webpki::KeyUsage::client_auth(),
+        )
+        .map(|()| ClientCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
