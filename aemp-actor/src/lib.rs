@@ -1,1 +1,54 @@
-//! placeholder
+//! # aemp-actor
+//!
+//! The kernel of AnyEvent::MP in Rust: a [`Node`] holds ports; ports receive messages with
+//! [`Node::rcv`] (per-tag handlers and a default), are sent to with [`Node::snd`] wherever
+//! they live, die with [`Node::kil`], are watched with [`Node::mon`] and its siblings, and
+//! answer requests made with [`Node::cal`]. Nodes connect on demand, speak AnyEvent::MP 2.x's
+//! node protocol, and run registered init functions when another node (Perl ones included)
+//! spawns a port on them.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), aemp_actor::Error> {
+//! use std::time::Duration;
+//! use aemp_actor::{msg, Node};
+//!
+//! let server = Node::builder().node_id("server").bind("127.0.0.1:0").secret("s").start().await?;
+//! let echo = server.port();
+//! server.rcv_default(&echo, |ctx, mut msg| {
+//!     let reply = msg.pop().and_then(|r| r.as_str().map(str::to_owned)).unwrap_or_default();
+//!     ctx.snd(reply, msg)
+//! })?;
+//!
+//! let client = Node::builder().node_id("client").secret("s").start().await?;
+//! client.connect(&server.listen_addrs()[0].to_string()).await?;
+//! let reply = client.cal(&echo, msg!["hello", 42]).timeout(Duration::from_secs(5)).await?;
+//! assert_eq!(reply, msg!["hello", 42]);
+//! # Ok(()) }
+//! ```
+//!
+//! The guarantees (ordering, delivery, monitoring) are stated in `docs/semantics.md`.
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+#![forbid(unsafe_code)]
+
+mod builder;
+mod cal;
+mod error;
+mod events;
+mod handler;
+mod monitor;
+mod node;
+mod node_port;
+mod peer;
+mod port;
+mod port_id;
+
+pub use aemp_transport::{msg, Framing, Value};
+pub use builder::{NodeBuilder, DEFAULT_CONNECT_INTERVAL};
+pub use cal::Call;
+pub use error::{format_reason, Error};
+pub use events::{NodeEvent, NodeEvents, NodesGuard};
+pub use handler::{CallCtx, Ctx, HandlerOutcome};
+pub use monitor::{MonGuard, Monitor};
+pub use node::{Heartbeat, Node};
+pub use node_port::BUILTIN_REQUESTS;
+pub use port_id::PortId;

@@ -2,4 +2,5 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod certs;
+pub mod nodes;
 pub mod peer;

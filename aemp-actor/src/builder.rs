@@ -1,0 +1,265 @@
+//! [`NodeBuilder`]: how a node is configured and started.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use aemp_transport::{AuthMethod, Framing, Value};
+
+use crate::handler::{BoxFunction, BoxInit, CallCtx, Ctx, HandlerOutcome};
+use crate::node::{Heartbeat, Node, NodeInner, Parts, Settings, HEARTBEAT_KEY};
+use crate::node_port::BUILTIN_REQUESTS;
+use crate::port::lock;
+use crate::Error;
+
+/// AnyEvent::MP 2.x's `connect_interval`: the time a connection attempt may take, 2 s.
+pub const DEFAULT_CONNECT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Configures and starts a [`Node`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), aemp_actor::Error> {
+/// use aemp_actor::Node;
+/// let node = Node::builder()
+///     .node_id("web1")
+///     .bind("127.0.0.1:0")
+///     .secret("s3cr3t")
+///     .spawnable("web::worker", |ctx, _args| {
+///         ctx.rcv("ping", |ctx, _msg| { let _ = ctx.kil(vec![]); });
+///     })
+///     .start()
+///     .await?;
+/// assert_eq!(node.id(), "web1");
+/// assert_eq!(node.listen_addrs().len(), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Default)]
+pub struct NodeBuilder {
+    node_id: Option<String>,
+    binds: Vec<String>,
+    secret: Option<String>,
+    cert_pem: Option<Vec<u8>>,
+    framings: Option<Vec<Framing>>,
+    auth_offer: Option<Vec<AuthMethod>>,
+    auth_accept: Option<Vec<AuthMethod>>,
+    monitor_timeout: Option<Duration>,
+    connect_interval: Option<Duration>,
+    heartbeat: Option<Option<Heartbeat>>,
+    functions: HashMap<String, BoxFunction>,
+    spawnables: HashMap<String, Arc<BoxInit>>,
+    errors: Vec<Error>,
+}
+
+impl std::fmt::Debug for NodeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeBuilder")
+            .field("node_id", &self.node_id)
+            .field("binds", &self.binds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeBuilder {
+    /// The node id (default: `aemp/` and 10 random characters, as AnyEvent::MP's `%u`).
+    /// A trailing `/` is expanded the same way (`"web/"` becomes `web/Xq3…`).
+    pub fn node_id(mut self, id: impl Into<String>) -> Self {
+        self.node_id = Some(id.into());
+        self
+    }
+
+    /// Listens on `addr` (`host:port`; port 0 picks a free port, see
+    /// [`Node::listen_addrs`]). May be given several times. Without binds the node can only
+    /// dial out.
+    pub fn bind(mut self, addr: impl Into<String>) -> Self {
+        self.binds.push(addr.into());
+        self
+    }
+
+    /// The shared secret.
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.secret = Some(secret.into());
+        self
+    }
+
+    /// The certificate PEM (private key and certificates), as AnyEvent::MP's `cert`.
+    pub fn cert_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.cert_pem = Some(pem.into());
+        self
+    }
+
+    /// The framings to accept, in order of preference (default `cbor,json`).
+    pub fn framings(mut self, framings: impl IntoIterator<Item = Framing>) -> Self {
+        self.framings = Some(framings.into_iter().collect());
+        self
+    }
+
+    /// The auth methods to send (default `tls_sha3_512,hmac_sha3_512`).
+    pub fn auth_offer(mut self, methods: impl IntoIterator<Item = AuthMethod>) -> Self {
+        self.auth_offer = Some(methods.into_iter().collect());
+        self
+    }
+
+    /// The auth methods to accept (default `tls_sha3_512,hmac_sha3_512,tls_anon,cleartext`).
+    pub fn auth_accept(mut self, methods: impl IntoIterator<Item = AuthMethod>) -> Self {
+        self.auth_accept = Some(methods.into_iter().collect());
+        self
+    }
+
+    /// The handshake limit (default 30 s).
+    pub fn monitor_timeout(mut self, timeout: Duration) -> Self {
+        self.monitor_timeout = Some(timeout);
+        self
+    }
+
+    /// How long a connection attempt may take before its messages are dropped and its
+    /// monitors fire (default 2 s).
+    pub fn connect_interval(mut self, interval: Duration) -> Self {
+        self.connect_interval = Some(interval);
+        self
+    }
+
+    /// The heartbeat between aemp nodes (default: every second, dead after 3 s of silence).
+    pub fn heartbeat(mut self, heartbeat: Heartbeat) -> Self {
+        self.heartbeat = Some(Some(heartbeat));
+        self
+    }
+
+    /// No heartbeat: rely on TCP alone, as AnyEvent::MP does.
+    pub fn no_heartbeat(mut self) -> Self {
+        self.heartbeat = Some(None);
+        self
+    }
+
+    /// Registers a function other nodes may call by name through the node port
+    /// (`["", name, args...]`, Perl's `snd_to_func`). Only registered names can be called.
+    pub fn function<F, R>(mut self, name: &str, f: F) -> Self
+    where
+        F: Fn(&CallCtx<'_>, Vec<Value>) -> R + Send + Sync + 'static,
+        R: HandlerOutcome,
+    {
+        if BUILTIN_REQUESTS.contains(&name)
+            || self.functions.contains_key(name)
+            || name.starts_with("g_")
+        {
+            self.errors.push(Error::NameTaken(name.to_owned()));
+        } else {
+            self.functions.insert(
+                name.to_owned(),
+                Box::new(move |ctx, args| f(ctx, args).into_outcome()),
+            );
+        }
+        self
+    }
+
+    /// Registers an init function that `spawn` may run by name on this node, from any node
+    /// (Perl ones too: `spawn $node, "name", @args`). It gets the new port's context and the
+    /// spawn arguments, and must give the port its handlers.
+    pub fn spawnable<F, R>(mut self, name: &str, init: F) -> Self
+    where
+        F: Fn(&Ctx<'_>, Vec<Value>) -> R + Send + Sync + 'static,
+        R: HandlerOutcome,
+    {
+        if self.spawnables.contains_key(name) {
+            self.errors.push(Error::NameTaken(name.to_owned()));
+        } else {
+            self.spawnables.insert(
+                name.to_owned(),
+                Arc::new(Box::new(move |ctx, args| init(ctx, args).into_outcome())),
+            );
+        }
+        self
+    }
+
+    /// Binds the listeners and starts the node (on the current tokio runtime).
+    pub async fn start(mut self) -> Result<Node, Error> {
+        if let Some(e) = self.errors.drain(..).next() {
+            return Err(e);
+        }
+        let (id, random_id) = match self.node_id.take() {
+            None => (aemp_transport::random_node_id("aemp"), true),
+            Some(id) if id.ends_with('/') => (aemp_transport::random_node_id(&id), true),
+            Some(id) => (id, false),
+        };
+        let heartbeat = self.heartbeat.unwrap_or(Some(Heartbeat::default()));
+        let mut transport =
+            aemp_transport::Config::new(id.clone())?.greeting_key("mproto", Some("1".into()))?;
+        if let Some(hb) = heartbeat {
+            if hb.interval.is_zero() || hb.timeout.is_zero() {
+                return Err(Error::Config(
+                    "heartbeat interval and timeout must not be zero".into(),
+                ));
+            }
+            transport = transport.greeting_key(
+                HEARTBEAT_KEY,
+                Some(format!("{}", hb.interval.as_secs_f64())),
+            )?;
+        }
+        if let Some(secret) = self.secret.take() {
+            transport = transport.secret(secret);
+        }
+        if let Some(pem) = &self.cert_pem {
+            transport = transport.cert_pem(pem)?;
+        }
+        if let Some(f) = self.framings.take() {
+            transport = transport.framings(f)?;
+        }
+        if let Some(a) = self.auth_offer.take() {
+            transport = transport.auth_offer(a)?;
+        }
+        if let Some(a) = self.auth_accept.take() {
+            transport = transport.auth_accept(a)?;
+        }
+        if let Some(t) = self.monitor_timeout {
+            transport = transport.monitor_timeout(t);
+        }
+        let connect_interval = self.connect_interval.unwrap_or(DEFAULT_CONNECT_INTERVAL);
+        if connect_interval.is_zero() {
+            return Err(Error::Config("connect_interval must not be zero".into()));
+        }
+        let inner = NodeInner::new(Parts {
+            id,
+            random_id,
+            settings: Settings {
+                connect_interval,
+                heartbeat,
+            },
+            transport,
+            functions: std::mem::take(&mut self.functions),
+            spawnables: std::mem::take(&mut self.spawnables),
+        });
+        for bind in &self.binds {
+            let listener =
+                tokio::net::TcpListener::bind(bind.as_str())
+                    .await
+                    .map_err(|source| Error::Bind {
+                        addr: bind.clone(),
+                        source,
+                    })?;
+            let addr = listener.local_addr().map_err(|source| Error::Bind {
+                addr: bind.clone(),
+                source,
+            })?;
+            lock(&inner.listen_addrs).push(addr);
+            let task = tokio::spawn(accept_loop(listener, Arc::downgrade(&inner)));
+            lock(&inner.tasks).push(task);
+        }
+        Ok(Node { inner })
+    }
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, node: Weak<NodeInner>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors and the like: wait a little instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Some(node) = node.upgrade() else { return };
+        let _ = stream.set_nodelay(node.transport_nodelay());
+        node.runtime.spawn(node.clone().accept(stream));
+    }
+}

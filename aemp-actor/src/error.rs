@@ -1,0 +1,79 @@
+//! [`Error`]: what the kernel's calls can fail with.
+
+use aemp_transport::Value;
+
+/// A kernel error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Not a valid port id.
+    #[error("invalid port id {id:?}: {reason}")]
+    InvalidPortId {
+        /// The text given.
+        id: String,
+        /// Why it is invalid.
+        reason: String,
+    },
+    /// The call needs a port of this node.
+    #[error("{0} is not a port of this node")]
+    NotLocal(String),
+    /// The port does not exist (or no longer).
+    #[error("no such port: {0}")]
+    NoSuchPort(String),
+    /// The node port cannot be killed or given handlers.
+    #[error("the node port cannot be {0}")]
+    NodePort(&'static str),
+    /// The node configuration is unusable.
+    #[error("invalid node configuration: {0}")]
+    Config(String),
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The socket error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A transport failure (handshake, connection).
+    #[error(transparent)]
+    Transport(#[from] aemp_transport::Error),
+    /// A `cal` got no reply in time.
+    #[error("cal to {port} timed out after {after:?}")]
+    Timeout {
+        /// The port called.
+        port: String,
+        /// The timeout.
+        after: std::time::Duration,
+    },
+    /// The port called (or monitored) died; the reason as AnyEvent::MP gives it.
+    #[error("{port} died: {}", format_reason(reason))]
+    Killed {
+        /// The port.
+        port: String,
+        /// The kill reason (`[]` for a normal kill).
+        reason: Vec<Value>,
+    },
+    /// The node is shutting down or gone.
+    #[error("the node has shut down")]
+    Shutdown,
+    /// A function or init function name was registered twice, or is reserved.
+    #[error("cannot register {0:?}: the name is taken")]
+    NameTaken(String),
+}
+
+/// A kill reason as text: `normal` for an empty reason, else its values joined.
+pub fn format_reason(reason: &[Value]) -> String {
+    if reason.is_empty() {
+        "normal".to_owned()
+    } else {
+        reason
+            .iter()
+            .map(|v| {
+                v.to_text()
+                    .map_or_else(|| v.to_string(), |t| t.into_owned())
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}

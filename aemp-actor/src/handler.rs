@@ -1,0 +1,128 @@
+//! Handlers: what ports run when a message arrives, and the context they get.
+
+use std::fmt;
+
+use aemp_transport::Value;
+
+use crate::{Error, Node, PortId};
+
+/// What a handler may return: nothing, or a `Result` whose error kills the port with
+/// `["die", error text]` (as a Perl callback that dies does).
+pub trait HandlerOutcome {
+    /// The outcome as a result with the error text.
+    fn into_outcome(self) -> Result<(), String>;
+}
+
+impl HandlerOutcome for () {
+    fn into_outcome(self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<E: fmt::Display> HandlerOutcome for Result<(), E> {
+    fn into_outcome(self) -> Result<(), String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+pub(crate) type BoxHandler = Box<dyn FnMut(&Ctx<'_>, Vec<Value>) -> Result<(), String> + Send>;
+pub(crate) type BoxInit = Box<dyn Fn(&Ctx<'_>, Vec<Value>) -> Result<(), String> + Send + Sync>;
+pub(crate) type BoxFunction =
+    Box<dyn Fn(&CallCtx<'_>, Vec<Value>) -> Result<(), String> + Send + Sync>;
+
+pub(crate) fn boxed<F, R>(mut f: F) -> BoxHandler
+where
+    F: FnMut(&Ctx<'_>, Vec<Value>) -> R + Send + 'static,
+    R: HandlerOutcome,
+{
+    Box::new(move |ctx, msg| f(ctx, msg).into_outcome())
+}
+
+/// What a handler, or a spawned port's init function, can reach: its own port (Perl's
+/// `$SELF`) and the node.
+pub struct Ctx<'a> {
+    pub(crate) node: &'a Node,
+    pub(crate) port: &'a PortId,
+}
+
+impl fmt::Debug for Ctx<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ctx").field("port", self.port).finish()
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// The node.
+    pub fn node(&self) -> &'a Node {
+        self.node
+    }
+
+    /// The port running this handler (Perl's `$SELF`).
+    pub fn port(&self) -> &'a PortId {
+        self.port
+    }
+
+    /// Sets the handler for messages tagged `tag` on this port.
+    pub fn rcv<F, R>(&self, tag: &str, handler: F)
+    where
+        F: FnMut(&Ctx<'_>, Vec<Value>) -> R + Send + 'static,
+        R: HandlerOutcome,
+    {
+        // Our own port exists while its handler runs; a kill in between makes this a no-op.
+        let _ = self.node.rcv(self.port, tag, handler);
+    }
+
+    /// Sets the default handler of this port (it gets whole messages, tag included).
+    pub fn rcv_default<F, R>(&self, handler: F)
+    where
+        F: FnMut(&Ctx<'_>, Vec<Value>) -> R + Send + 'static,
+        R: HandlerOutcome,
+    {
+        let _ = self.node.rcv_default(self.port, handler);
+    }
+
+    /// Sends a message (see [`Node::snd`]).
+    pub fn snd(&self, port: impl AsRef<str>, msg: Vec<Value>) -> Result<(), Error> {
+        self.node.snd(port, msg)
+    }
+
+    /// Kills this port with `reason` (empty: a normal exit) once the handler returns.
+    pub fn kil(&self, reason: Vec<Value>) {
+        let _ = self.node.kil(self.port, reason);
+    }
+}
+
+/// What a function called by name on the node port gets: the node and the sending node.
+pub struct CallCtx<'a> {
+    pub(crate) node: &'a Node,
+    pub(crate) src: &'a str,
+}
+
+impl fmt::Debug for CallCtx<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallCtx").field("src", &self.src).finish()
+    }
+}
+
+impl<'a> CallCtx<'a> {
+    /// The node.
+    pub fn node(&self) -> &'a Node {
+        self.node
+    }
+
+    /// The id of the node that sent the request (Perl's `$SRCNODE`).
+    pub fn src(&self) -> &'a str {
+        self.src
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_owned()
+    }
+}

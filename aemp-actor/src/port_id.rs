@@ -1,0 +1,119 @@
+//! [`PortId`]: `NODEID#NAME`, or a bare node id for the node port.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use aemp_transport::Value;
+
+use crate::Error;
+
+/// The id of a port anywhere in the network: `NODEID#NAME`. The node port (name `""`) is the
+/// bare node id. Cheap to clone.
+///
+/// ```
+/// use aemp_actor::PortId;
+/// let p: PortId = "web1#chat.7".parse().unwrap();
+/// assert_eq!((p.node(), p.name()), ("web1", "chat.7"));
+/// let n: PortId = "web1".parse().unwrap();
+/// assert!(n.is_node_port() && n.name().is_empty());
+/// assert!("#x".parse::<PortId>().is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortId(Arc<str>);
+
+impl PortId {
+    /// Parses and checks a port id.
+    pub fn parse(s: &str) -> Result<PortId, Error> {
+        let (node, _) = split(s);
+        aemp_transport::check_node_id(node).map_err(|e| Error::InvalidPortId {
+            id: s.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(PortId(s.into()))
+    }
+
+    /// The port `name` on node `node` (the node port when `name` is empty).
+    pub fn new(node: &str, name: &str) -> PortId {
+        if name.is_empty() {
+            PortId(node.into())
+        } else {
+            PortId(format!("{node}#{name}").into())
+        }
+    }
+
+    /// The node part.
+    pub fn node(&self) -> &str {
+        split(&self.0).0
+    }
+
+    /// The name part (`""` for the node port).
+    pub fn name(&self) -> &str {
+        split(&self.0).1
+    }
+
+    /// Whether this is a node port.
+    pub fn is_node_port(&self) -> bool {
+        !self.0.contains('#')
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Splits a port id at its first `#`: (node, name).
+pub(crate) fn split(id: &str) -> (&str, &str) {
+    id.split_once('#').unwrap_or((id, ""))
+}
+
+impl fmt::Display for PortId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for PortId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PortId({})", &self.0)
+    }
+}
+
+impl FromStr for PortId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        PortId::parse(s)
+    }
+}
+
+impl AsRef<str> for PortId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<PortId> for Value {
+    fn from(p: PortId) -> Value {
+        Value::Text(p.0.to_string())
+    }
+}
+
+impl From<&PortId> for Value {
+    fn from(p: &PortId) -> Value {
+        Value::Text(p.0.to_string())
+    }
+}
+
+impl TryFrom<&Value> for PortId {
+    type Error = Error;
+    fn try_from(v: &Value) -> Result<PortId, Error> {
+        match v.to_text() {
+            Some(s) => PortId::parse(&s),
+            None => Err(Error::InvalidPortId {
+                id: v.to_string(),
+                reason: format!("a port id is text, got {}", v.kind()),
+            }),
+        }
+    }
+}

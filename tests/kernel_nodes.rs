@@ -1,0 +1,306 @@
+//! Several nodes in one process, over real TCP on 127.0.0.1.
+
+mod support;
+
+use std::time::Duration;
+
+use aemp_actor::{msg, Error, Heartbeat, NodeEvent, PortId, Value};
+use support::nodes::{addr, builder, inbox, node, pair, within};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_million_messages_arrive_in_order() {
+    let (a, b) = pair("order-a", "order-b").await;
+    let (done, mut got) = inbox(&b);
+    const N: i64 = 1_000_000;
+    let mut expected = 0i64;
+    let counter = b.port_with(move |ctx, m| {
+        let n = m[0].as_i64().unwrap();
+        if n != expected {
+            return Err(format!("got {n}, expected {expected}"));
+        }
+        expected += 1;
+        if expected == N {
+            ctx.snd(&done, msg!["all", expected])
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    });
+    let death = a.monitor(&counter);
+    for i in 0..N {
+        a.snd(&counter, msg![i]).unwrap();
+    }
+    tokio::select! {
+        m = got.next() => assert_eq!(m, msg!["all", N]),
+        reason = death => panic!("counter died: {reason:?}"),
+    }
+}
+
+#[tokio::test]
+async fn remote_snd_kil_and_monitors() {
+    let (a, b) = pair("rk-a", "rk-b").await;
+    let (a_in, mut a_got) = inbox(&a);
+    let echo = b.port_with(|ctx, mut m| {
+        let reply = m.remove(0);
+        ctx.snd(reply.as_str().unwrap(), m)
+    });
+    a.snd(&echo, msg![&a_in, "hi", 1.5, Value::Null]).unwrap();
+    assert_eq!(a_got.next().await, msg!["hi", 1.5, Value::Null]);
+
+    // a monitors b's port; b's port is killed remotely by a (kil1)
+    a.mon_snd(&echo, &a_in, msg!["echo died"]).detach();
+    a.kil(&echo, msg!["enough"]).unwrap();
+    assert_eq!(a_got.next().await, msg!["echo died", "enough"]);
+
+    // monitoring a remote port that does not exist
+    let ghost = PortId::new("rk-b", "ghost");
+    assert_eq!(
+        within("no_such_port", a.monitor(&ghost)).await,
+        msg![
+            "no_such_port",
+            "cannot monitor nonexistent port",
+            "rk-b#ghost"
+        ]
+    );
+
+    // b monitors a's port, which dies of a failing handler
+    let (b_in, mut b_got) = inbox(&b);
+    let fragile = a.port_with(|_, _| Err::<(), _>("fragile"));
+    b.mon_snd(&fragile, &b_in, msg!["fragile died"]).detach();
+    // The mon1 travels before the message that kills the port: same connection, in order.
+    b.snd(&fragile, msg!["x"]).unwrap();
+    assert_eq!(b_got.next().await, msg!["fragile died", "die", "fragile"]);
+
+    // an unmonitored remote port does not report (mon0 was sent)
+    let quiet = b.port_with(|_, _| ());
+    let guard = a.mon_snd(&quiet, &a_in, msg!["must not arrive"]);
+    drop(guard);
+    let check = a.monitor(&quiet);
+    a.kil(&quiet, msg!["bye"]).unwrap();
+    assert_eq!(within("kill", check).await, msg!["bye"]);
+    a_got.nothing_within(Duration::from_millis(100)).await;
+}
+
+#[tokio::test]
+async fn remote_cal_spawn_and_node_port_requests() {
+    let b = builder("cs-b")
+        .spawnable("test::square", |ctx, _args| {
+            ctx.rcv("square", |ctx, m| {
+                ctx.snd(m[1].as_str().unwrap(), msg![m[0].as_i64().unwrap().pow(2)])
+            });
+        })
+        .start()
+        .await
+        .unwrap();
+    let a = node("cs-a").await;
+    a.connect(&addr(&b)).await.unwrap();
+    let sq = a.spawn("cs-b", "test::square", vec![]).unwrap();
+    assert_eq!(sq.node(), "cs-b");
+    assert_eq!(
+        a.cal(&sq, msg!["square", 12])
+            .timeout(Duration::from_secs(5))
+            .await
+            .unwrap(),
+        msg![144]
+    );
+    assert_eq!(a.cal(&sq, msg!["square", 3]).await.unwrap(), msg![9]);
+
+    let silent = b.port_with(|_, _| ());
+    let err = a
+        .cal(&silent, msg!["x"])
+        .timeout(Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }));
+    b.kil(&silent, msg!["gone"]).unwrap();
+    let err = a.cal(&silent, msg!["x"]).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Killed { reason, .. } if reason[0] == Value::from("no_such_port")),
+        "{err:?}"
+    );
+
+    let (a_in, mut a_got) = inbox(&a);
+    a.snd("cs-b", msg!["time", &a_in, "time"]).unwrap();
+    assert_eq!(a_got.next().await[0], Value::from("time"));
+    b.register("squarer", &sq);
+    a.snd("cs-b", msg!["lookup", "squarer", &a_in, "found"])
+        .unwrap();
+    assert_eq!(a_got.next().await, msg!["found", &sq]);
+    a.snd_on("cs-b", &a_in, msg!["relayed"]).unwrap();
+    assert_eq!(a_got.next().await, msg!["relayed"]);
+}
+
+#[tokio::test]
+async fn node_events_up_nodes_and_transport_errors() {
+    let a = node("ev-a").await;
+    let mut events = a.node_events();
+    let b = node("ev-b").await;
+    assert_eq!(a.node_is_up("ev-b"), None);
+    a.connect(&addr(&b)).await.unwrap();
+    assert_eq!(
+        within("up", events.recv()).await,
+        Some(NodeEvent::Up("ev-b".into()))
+    );
+    assert_eq!(a.up_nodes(), vec!["ev-b".to_owned()]);
+    assert_eq!(a.node_is_up("ev-b"), Some(true));
+    assert_eq!(a.node_is_up("ev-a"), Some(true));
+
+    let far = b.port_with(|_, _| ());
+    let death = a.monitor(&far);
+    within(
+        "monitor registered",
+        a.cal(&b.node_port(), msg!["can", "mon1"]),
+    )
+    .await
+    .unwrap();
+    b.shutdown().await;
+    let reason = within("transport error", death).await;
+    assert_eq!(
+        reason[..2],
+        msg!["transport_error", "ev-b"][..],
+        "{reason:?}"
+    );
+    match within("down", events.recv()).await {
+        Some(NodeEvent::Down(node, reason)) => {
+            assert_eq!(node, "ev-b");
+            assert_eq!(reason[0], Value::from("transport_error"));
+        }
+        other => panic!("expected down, got {other:?}"),
+    }
+    assert_eq!(a.node_is_up("ev-b"), Some(false));
+}
+
+#[tokio::test]
+async fn an_unreachable_node_fires_monitors_with_transport_error() {
+    let a = builder("un-a")
+        .connect_interval(Duration::from_millis(500))
+        .start()
+        .await
+        .unwrap();
+    // A listener that accepts and never answers: the handshake cannot complete.
+    let mute = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    a.set_addresses("mute", vec![mute.local_addr().unwrap().to_string()]);
+    let target = PortId::new("mute", "p");
+    let death = a.monitor(&target);
+    a.snd(&target, msg!["lost"]).unwrap();
+    assert_eq!(
+        within("transport error", death).await,
+        msg!["transport_error", "mute", "connect timeout"]
+    );
+
+    let nowhere = PortId::new("nowhere", "p");
+    let death = a.monitor(&nowhere);
+    assert_eq!(
+        within("no address", death).await,
+        msg!["transport_error", "nowhere", "no known address"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_connects_leave_one_connection_and_fire_nothing() {
+    for round in 0..10 {
+        let (a, b) = (
+            node(&format!("sim{round}-a")).await,
+            node(&format!("sim{round}-b")).await,
+        );
+        a.set_addresses(b.id(), vec![addr(&b)]);
+        b.set_addresses(a.id(), vec![addr(&a)]);
+        let (a_in, mut a_got) = inbox(&a);
+        let (b_in, mut b_got) = inbox(&b);
+        let mut a_events = a.node_events();
+        let mut b_events = b.node_events();
+        let a_watch = a.mon_snd(&b_in, &a_in, msg!["b port died"]);
+        let b_watch = b.mon_snd(&a_in, &b_in, msg!["a port died"]);
+        // Both dial at once (the monitors above already started both dials).
+        a.snd(&b_in, msg!["from a"]).unwrap();
+        b.snd(&a_in, msg!["from b"]).unwrap();
+        assert_eq!(b_got.next().await, msg!["from a"]);
+        assert_eq!(a_got.next().await, msg!["from b"]);
+        assert_eq!(
+            within("a up", a_events.recv()).await.unwrap(),
+            NodeEvent::Up(b.id().into())
+        );
+        assert_eq!(
+            within("b up", b_events.recv()).await.unwrap(),
+            NodeEvent::Up(a.id().into())
+        );
+        // Round trips on the surviving connection prove it is the only one both sides use.
+        for i in 0..3 {
+            a.snd(&b_in, msg![i]).unwrap();
+            assert_eq!(b_got.next().await, msg![i]);
+        }
+        within("cal", a.cal(&b.node_port(), msg!["can", "snd"]))
+            .await
+            .unwrap();
+        a_got.nothing_within(Duration::from_millis(20)).await;
+        b_got.nothing_within(Duration::from_millis(20)).await;
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), a_events.recv())
+                .await
+                .is_err(),
+            "no down event on a"
+        );
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), b_events.recv())
+                .await
+                .is_err(),
+            "no down event on b"
+        );
+        drop((a_watch, b_watch));
+    }
+}
+
+#[tokio::test]
+async fn up_and_down_alternate_across_reconnects() {
+    let a = node("alt-a").await;
+    let b = node("alt-b").await;
+    let mut events = a.node_events();
+    a.set_addresses("alt-b", vec![addr(&b)]);
+    let (b_in, mut b_got) = inbox(&b);
+    for round in 0..3 {
+        a.snd(&b_in, msg![round]).unwrap();
+        assert_eq!(b_got.next().await, msg![round]);
+        assert!(within("up", events.recv()).await.unwrap().is_up());
+        // b drops the connection; a reconnects on the next message
+        b.disconnect("alt-a");
+        let down = within("down", events.recv()).await.unwrap();
+        assert!(!down.is_up(), "{down:?}");
+    }
+}
+
+#[tokio::test]
+async fn heartbeat_detects_a_silent_peer_quickly() {
+    let hb = Heartbeat {
+        interval: Duration::from_millis(100),
+        timeout: Duration::from_millis(400),
+    };
+    let a = builder("hb-a").heartbeat(hb).start().await.unwrap();
+    // A fake aemp peer that completes the handshake, offers a heartbeat, then says nothing.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fake_addr = listener.local_addr().unwrap().to_string();
+    let fake = tokio::spawn(async move {
+        let (s, _) = listener.accept().await.unwrap();
+        let config = aemp_transport::Config::new("hb-fake")
+            .unwrap()
+            .secret("test secret")
+            .greeting_key("aemp_hb", Some("0.1".into()))
+            .unwrap();
+        let conn = aemp_transport::accept(s, &config).await.unwrap();
+        let (_tx, mut rx) = conn.split();
+        while let Ok(Some(_)) = rx.recv().await {}
+        // hold the connection open, silent, until the test ends
+        std::future::pending::<()>().await;
+    });
+    let mut events = a.node_events();
+    a.connect(&fake_addr).await.unwrap();
+    assert!(within("up", events.recv()).await.unwrap().is_up());
+    let started = std::time::Instant::now();
+    match within("down", events.recv()).await.unwrap() {
+        NodeEvent::Down(_, reason) => assert!(
+            reason[2].as_str().unwrap().contains("no heartbeat"),
+            "{reason:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+    fake.abort();
+}
