@@ -7,6 +7,8 @@
 //! This facade re-exports the crates:
 //! - [`transport`] (`aemp-transport`): one AEMP connection: greeting, authentication, TLS,
 //!   framing.
+//! - [`actor`] (`aemp-actor`): the kernel: nodes, ports, `snd`/`rcv`, `kil`/`mon`, `cal`,
+//!   `spawn`, the node protocol. Its main types are re-exported here.
 //!
 //! ```
 //! use aemp::transport::{msg, Config, Framing};
@@ -19,5 +21,12 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod services;
+
+pub use aemp_actor as actor;
 pub use aemp_transport as transport;
-pub use aemp_transport::{msg, Value};
+
+pub use aemp_actor::{
+    Call, Ctx, Error, Heartbeat, MonGuard, Monitor, Node, NodeBuilder, NodeEvent, PortId,
+};
+pub use aemp_transport::{msg, Framing, Value};

@@ -1,6 +1,7 @@
 //! `aemp`: the command-line tool of aemp.
 
 mod ping;
+mod run;
 
 use std::process::ExitCode;
 
@@ -17,6 +18,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     Ping(ping::Ping),
+    Run(run::Run),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Ping(ping) => ping.run().await,
+            Command::Run(run) => run.run().await,
         }
     });
     match result {
