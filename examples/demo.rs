@@ -1,105 +1,149 @@
-//! The aemp demo: two nodes on 127.0.0.1 authenticate with a shared secret and do some work.
+//! The aemp demo: a small cluster on 127.0.0.1 doing real work.
 //!
-//! Node `worker` listens; node `client` connects, sends it text chunks to count words in,
-//! and collects the answers. Then it measures one-way throughput over the same connection.
+//! Three nodes authenticate with a shared secret. The coordinator spawns a word-count worker
+//! on each of the two worker nodes (by the name of a registered init function), splits a text
+//! among them with `cal`, merges the counts, watches the workers with monitors, measures
+//! port-to-port throughput, and finally sees a worker node go away.
 //!
 //! Run it with `cargo run --release --example demo`.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::future::IntoFuture;
+use std::time::{Duration, Instant};
 
-use aemp::transport::{accept, connect, msg, Config, Value};
-use tokio::net::TcpListener;
+use aemp::{msg, Node, Value};
 
 const TEXT: &str =
-    "the quick brown fox jumps over the lazy dog and the dog sleeps while the fox runs";
+    "It is a truth universally acknowledged, that a single man in possession of a good \
+fortune, must be in want of a wife. However little known the feelings or views of such a man may \
+be on his first entering a neighbourhood, this truth is so well fixed in the minds of the \
+surrounding families, that he is considered the rightful property of some one or other of their \
+daughters.";
+
+/// The init function workers run when spawned: count words of `["count", text, reply]`.
+fn word_counter(ctx: &aemp::Ctx<'_>, _args: Vec<Value>) {
+    ctx.rcv("count", |ctx, msg| {
+        let text = msg[0].to_text().unwrap_or_default();
+        let mut counts = BTreeMap::<String, i64>::new();
+        for word in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            *counts.entry(word.to_lowercase()).or_default() += 1;
+        }
+        let map = counts
+            .into_iter()
+            .map(|(w, n)| (Value::from(w), Value::from(n)))
+            .collect();
+        let reply = msg[1].to_text().ok_or("no reply port")?.into_owned();
+        ctx.snd(reply, vec![Value::Map(map)])
+            .map_err(|e| e.to_string())
+    });
+    ctx.rcv("tick", |_ctx, _msg| {});
+    ctx.rcv("ticks?", {
+        let mut seen = 0i64;
+        move |ctx, msg| {
+            seen += 1;
+            let reply = msg[0].to_text().ok_or("no reply port")?.into_owned();
+            ctx.snd(reply, msg![seen]).map_err(|e| e.to_string())
+        }
+    });
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = aemp::transport::random_alnum(32, false);
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    println!("worker listening on {addr}");
-
-    // The worker node: answers ["count", text, reply_port] with ["counted", {word: n}]
-    // sent to the reply port, and counts ["tick", n] messages until ["done"].
-    let worker_config = Config::new("worker")?.secret(secret.clone());
-    let worker = tokio::spawn(async move {
-        let (stream, _) = listener.accept().await?;
-        let conn = accept(stream, &worker_config).await?;
-        println!(
-            "worker: {} connected ({} auth, {} framing)",
-            conn.info().node_id,
-            conn.info().peer_auth,
-            conn.info().recv_framing
-        );
-        let (tx, mut rx) = conn.split();
-        let mut ticks = 0u64;
-        while let Some(m) = rx.recv().await? {
-            match m.get(1).and_then(Value::as_str) {
-                Some("count") => {
-                    let text = m.get(2).and_then(Value::as_str).unwrap_or_default();
-                    let reply = m.get(3).and_then(Value::as_str).unwrap_or_default();
-                    let mut counts = BTreeMap::<&str, i64>::new();
-                    for word in text.split_whitespace() {
-                        *counts.entry(word).or_default() += 1;
-                    }
-                    let map = counts
-                        .into_iter()
-                        .map(|(w, n)| (Value::from(w), Value::from(n)))
-                        .collect::<Vec<_>>();
-                    // The reply port is "client#name": on this connection only the name travels.
-                    let name = reply.split_once('#').map_or(reply, |(_, n)| n);
-                    tx.send_to(name, &[Value::from("counted"), Value::Map(map)])
-                        .await?;
-                }
-                Some("tick") => ticks += 1,
-                Some("done") => {
-                    tx.send_to("results", &msg!["ticks", ticks]).await?;
-                }
-                _ => {}
-            }
-        }
-        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+    let mut workers = Vec::new();
+    for name in ["worker-1", "worker-2"] {
+        let node = Node::builder()
+            .node_id(name)
+            .bind("127.0.0.1:0")
+            .secret(secret.clone())
+            .spawnable("demo::word_counter", word_counter)
+            .start()
+            .await?;
+        println!("{} listening on {}", node.id(), node.listen_addrs()[0]);
+        workers.push(node);
+    }
+    let coordinator = Node::builder()
+        .node_id("coordinator")
+        .secret(secret)
+        .start()
+        .await?;
+    let _events = coordinator.mon_nodes(|e| match e {
+        aemp::NodeEvent::Up(n) => println!("coordinator: node {n} up"),
+        aemp::NodeEvent::Down(n, reason) => println!(
+            "coordinator: node {n} down ({})",
+            aemp::actor::format_reason(reason)
+        ),
     });
 
-    let client_config = Config::new("client")?.secret(secret);
-    let conn = connect(addr, &client_config).await?;
-    let info = conn.info().clone();
-    println!(
-        "client: connected to {} in {:.2} ms, sending {}, receiving {}",
-        info.node_id,
-        info.handshake_time.as_secs_f64() * 1e3,
-        info.send_framing,
-        info.recv_framing
-    );
-    let (tx, mut rx) = conn.split();
-
-    for (i, chunk) in TEXT.split(" and ").enumerate() {
-        tx.send_to("", &msg!["count", chunk, format!("client#reply{i}")])
-            .await?;
-        let answer = rx.recv().await?.ok_or("worker went away")?;
-        println!("client: {} <- {:?}: {}", answer[0], chunk, answer[2]);
+    // Spawn one counter on each worker node; monitor them.
+    let mut counters = Vec::new();
+    for w in &workers {
+        coordinator.set_addresses(w.id(), vec![w.listen_addrs()[0].to_string()]);
+        let port = coordinator.spawn(w.id(), "demo::word_counter", vec![])?;
+        let id = port.clone();
+        coordinator
+            .mon(&port, move |reason| {
+                println!(
+                    "coordinator: {id} died: {}",
+                    aemp::actor::format_reason(&reason)
+                )
+            })
+            .detach();
+        println!("coordinator: spawned {port}");
+        counters.push(port);
     }
 
-    const N: u64 = 200_000;
+    // Split the text by sentence and count in parallel with cal.
+    let chunks: Vec<&str> = TEXT.split_inclusive('.').collect();
+    let calls = chunks.iter().enumerate().map(|(i, chunk)| {
+        coordinator
+            .cal(&counters[i % counters.len()], msg!["count", *chunk])
+            .timeout(Duration::from_secs(5))
+            .into_future()
+    });
+    let mut total = BTreeMap::<String, i64>::new();
+    for reply in futures::future::join_all(calls).await {
+        let reply = reply?;
+        for (word, n) in reply[0].as_map().unwrap_or_default() {
+            *total
+                .entry(word.to_text().unwrap_or_default().into_owned())
+                .or_default() += n.as_i64().unwrap_or(0);
+        }
+    }
+    let mut top: Vec<_> = total.into_iter().collect();
+    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    println!("coordinator: most frequent words: {:?}", &top[..5]);
+
+    // Throughput: one-way messages to a remote port, then one round trip to confirm.
+    const N: i64 = 500_000;
     let started = Instant::now();
     for i in 0..N {
-        tx.send_to("", &msg!["tick", i]).await?;
+        coordinator.snd(&counters[0], msg!["tick", i])?;
     }
-    tx.send_to("", &msg!["done"]).await?;
-    let result = rx.recv().await?.ok_or("worker went away")?;
+    let seen = coordinator
+        .cal(&counters[0], msg!["ticks?"])
+        .timeout(Duration::from_secs(30))
+        .await?;
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "client: worker counted {} of {N} messages in {:.3} s ({:.0} messages/s)",
-        result[2],
-        secs,
+        "coordinator: {N} messages to {} and a reply in {secs:.3} s ({:.0} messages/s)",
+        counters[0],
         N as f64 / secs
     );
+    let _ = seen;
 
-    tx.close().await?;
-    drop(rx);
-    worker.await?.map_err(|e| e.to_string())?;
+    // A worker node goes away: its monitors fire with transport_error.
+    let gone = coordinator.monitor(&counters[1]);
+    workers[1].shutdown().await;
+    let reason = tokio::time::timeout(Duration::from_secs(10), gone).await?;
+    println!(
+        "coordinator: monitor of {} fired: {}",
+        counters[1],
+        aemp::actor::format_reason(&reason)
+    );
     println!("demo done");
     Ok(())
 }
