@@ -26,7 +26,11 @@ pub mod services;
 pub use aemp_actor as actor;
 pub use aemp_transport as transport;
 
+pub use aemp_actor::typed::{ActorCtx, Message, Port, PortRef, TellError};
 pub use aemp_actor::{
     Call, Ctx, Error, Heartbeat, MonGuard, Monitor, Node, NodeBuilder, NodeEvent, PortId,
 };
+/// `#[actor]` makes an `impl` block of async handlers an actor; `#[derive(Message)]` gives a
+/// type the tagged-array form (see the `aemp_macros` crate).
+pub use aemp_macros::{actor, Message};
 pub use aemp_transport::{msg, Framing, Value};

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aemp_transport::{AuthMethod, Framing, Value};
 
 use crate::handler::{BoxFunction, BoxInit, CallCtx, Ctx, HandlerOutcome};
-use crate::node::{Heartbeat, Node, NodeInner, Parts, Settings, HEARTBEAT_KEY};
+use crate::node::{Heartbeat, Node, NodeInner, Parts, Settings, Spawnable, HEARTBEAT_KEY};
 use crate::node_port::BUILTIN_REQUESTS;
 use crate::port::lock;
 use crate::Error;
@@ -46,7 +46,7 @@ pub struct NodeBuilder {
     connect_interval: Option<Duration>,
     heartbeat: Option<Option<Heartbeat>>,
     functions: HashMap<String, BoxFunction>,
-    spawnables: HashMap<String, Arc<BoxInit>>,
+    spawnables: HashMap<String, Spawnable>,
     errors: Vec<Error>,
 }
 
@@ -162,10 +162,23 @@ impl NodeBuilder {
         if self.spawnables.contains_key(name) {
             self.errors.push(Error::NameTaken(name.to_owned()));
         } else {
-            self.spawnables.insert(
-                name.to_owned(),
-                Arc::new(Box::new(move |ctx, args| init(ctx, args).into_outcome())),
-            );
+            let init: BoxInit = Box::new(move |ctx, args| init(ctx, args).into_outcome());
+            self.spawnables
+                .insert(name.to_owned(), Spawnable::Handlers(Arc::new(init)));
+        }
+        self
+    }
+
+    pub(crate) fn custom_spawnable(
+        mut self,
+        name: &str,
+        f: impl Fn(&Node, String, Vec<Value>) -> Result<(), String> + Send + Sync + 'static,
+    ) -> Self {
+        if self.spawnables.contains_key(name) {
+            self.errors.push(Error::NameTaken(name.to_owned()));
+        } else {
+            self.spawnables
+                .insert(name.to_owned(), Spawnable::Custom(Arc::new(f)));
         }
         self
     }

@@ -57,6 +57,21 @@ pub enum Error {
     /// The node is shutting down or gone.
     #[error("the node has shut down")]
     Shutdown,
+    /// A typed actor's mailbox is full (`Node::tell` to a local actor).
+    #[error("the mailbox of {0} is full")]
+    MailboxFull(String),
+    /// The actor stopped before it replied.
+    #[error("{port} stopped without replying")]
+    NoReply {
+        /// The port asked.
+        port: String,
+    },
+    /// A typed message could not be encoded or decoded.
+    #[error(transparent)]
+    Message(#[from] crate::typed::MessageError),
+    /// A reply (or spawn arguments) did not decode as the expected type.
+    #[error("unexpected reply: {0}")]
+    Reply(String),
     /// A function or init function name was registered twice, or is reserved.
     #[error("cannot register {0:?}: the name is taken")]
     NameTaken(String),

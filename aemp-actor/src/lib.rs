@@ -41,6 +41,7 @@ mod node_port;
 mod peer;
 mod port;
 mod port_id;
+pub mod typed;
 
 pub use aemp_transport::{msg, Framing, Value};
 pub use builder::{NodeBuilder, DEFAULT_CONNECT_INTERVAL};

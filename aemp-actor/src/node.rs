@@ -17,6 +17,18 @@ use crate::port::{lock, Port, Sink};
 use crate::port_id::split;
 use crate::{Error, PortId};
 
+/// An init function that may be spawned by name.
+#[derive(Clone)]
+pub(crate) enum Spawnable {
+    /// Runs on a new port with handlers (`NodeBuilder::spawnable`).
+    Handlers(Arc<BoxInit>),
+    /// Creates the port itself, named as given (typed actors).
+    Custom(Arc<CustomSpawn>),
+}
+
+/// Creates a port of the given name and starts what runs on it.
+pub(crate) type CustomSpawn = dyn Fn(&Node, String, Vec<Value>) -> Result<(), String> + Send + Sync;
+
 /// The greeting key that offers the heartbeat: our interval in seconds. Perl ignores it.
 pub(crate) const HEARTBEAT_KEY: &str = "aemp_hb";
 
@@ -65,7 +77,7 @@ pub(crate) struct NodeInner {
     counter: AtomicU64,
     monitor_ids: AtomicU64,
     pub(crate) functions: HashMap<String, BoxFunction>,
-    pub(crate) spawnables: HashMap<String, Arc<BoxInit>>,
+    pub(crate) spawnables: HashMap<String, Spawnable>,
     pub(crate) names: RwLock<HashMap<String, PortId>>,
     pub(crate) events: mpsc::UnboundedSender<NodeEvent>,
     pub(crate) subscribers: Arc<Mutex<Subscribers>>,
@@ -107,7 +119,7 @@ pub(crate) struct Parts {
     pub(crate) settings: Settings,
     pub(crate) transport: aemp_transport::Config,
     pub(crate) functions: HashMap<String, BoxFunction>,
-    pub(crate) spawnables: HashMap<String, Arc<BoxInit>>,
+    pub(crate) spawnables: HashMap<String, Spawnable>,
 }
 
 impl NodeInner {
@@ -185,6 +197,10 @@ impl NodeInner {
     }
 
     /// Creates a local port named `name` (generated when `None`).
+    pub(crate) fn generated_name(&self) -> String {
+        self.next_name(&self.port_prefix)
+    }
+
     pub(crate) fn create_port(&self, name: Option<String>, sink: Sink) -> Option<Arc<Port>> {
         let name = name.unwrap_or_else(|| self.next_name(&self.port_prefix));
         let id = PortId::new(&self.id, &name);
@@ -217,7 +233,7 @@ impl NodeInner {
         match rlock(&self.ports).get(name).cloned() {
             Some(port) => {
                 msg.remove(0);
-                port.deliver(self, msg);
+                port.deliver(self, src, msg);
             }
             None => tracing::debug!(
                 node = src,
@@ -235,7 +251,7 @@ impl NodeInner {
                 let src = self.id.clone();
                 self.node_request(&src, msg);
             } else if let Some(p) = self.local_port(name) {
-                p.deliver(self, msg);
+                p.deliver(self, &self.id, msg);
             } else {
                 tracing::debug!(port, "message to a port that does not exist, dropped");
             }
@@ -257,7 +273,11 @@ impl NodeInner {
             return;
         };
         wlock(&self.names).retain(|_, p| *p != port.id);
-        for (_, action) in port.die() {
+        let monitors = port.die();
+        if let Sink::Typed(sink) = port.sink() {
+            sink.killed(&reason);
+        }
+        for (_, action) in monitors {
             self.fire(action, &reason);
         }
     }

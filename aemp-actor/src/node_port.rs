@@ -8,7 +8,7 @@ use aemp_transport::Value;
 
 use crate::handler::{panic_text, CallCtx, Ctx};
 use crate::monitor::Action;
-use crate::node::{no_such_port, Node, NodeInner};
+use crate::node::{no_such_port, Node, NodeInner, Spawnable};
 use crate::port::Sink;
 use crate::PortId;
 
@@ -186,14 +186,32 @@ impl NodeInner {
 
     /// `AnyEvent::MP::_spawn`: creates port `name` and runs the registered init function.
     fn spawn_here(self: &Arc<Self>, src: &str, name: String, init: &str, args: Vec<Value>) {
-        let Some(init_fn) = self.spawnables.get(init).cloned() else {
-            tracing::warn!(
-                node = src,
-                init,
-                port = name,
-                "spawn of an init function that is not registered, refused"
-            );
-            return;
+        let init_fn = match self.spawnables.get(init).cloned() {
+            Some(Spawnable::Handlers(f)) => f,
+            Some(Spawnable::Custom(f)) => {
+                let node = Node {
+                    inner: self.clone(),
+                };
+                let outcome = catch_unwind(AssertUnwindSafe(|| f(&node, name.clone(), args)))
+                    .unwrap_or_else(|p| Err(panic_text(p)));
+                if let Err(e) = outcome {
+                    tracing::warn!(node = src, init, port = name, error = %e, "spawn failed");
+                    let _ = node.kil(
+                        PortId::new(&self.id, &name),
+                        vec![Value::from("die"), Value::from(e)],
+                    );
+                }
+                return;
+            }
+            None => {
+                tracing::warn!(
+                    node = src,
+                    init,
+                    port = name,
+                    "spawn of an init function that is not registered, refused"
+                );
+                return;
+            }
         };
         let Some(port) = self.create_port(Some(name.clone()), Sink::Handlers(Mutex::default()))
         else {

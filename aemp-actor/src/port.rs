@@ -21,8 +21,20 @@ const BATCH: usize = 256;
 
 pub(crate) type HandlerCell = Arc<Mutex<BoxHandler>>;
 
+/// The mailbox of a typed actor (see `crate::typed`): decodes and queues messages itself.
+pub(crate) trait TypedSink: Send + Sync + 'static {
+    /// A message from node `src` (our own id for local senders).
+    fn deliver(&self, node: &Arc<NodeInner>, src: &str, msg: Vec<Value>);
+    /// The port was killed with `reason`: the actor stops.
+    fn killed(&self, reason: &[Value]);
+    /// For the local fast path: the typed sender behind this sink.
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
 /// Where a port's messages go.
 pub(crate) enum Sink {
+    /// A typed actor's mailbox.
+    Typed(Box<dyn TypedSink>),
     /// The mailbox and the handlers of an ordinary port.
     Handlers(Mutex<Handlers>),
     /// A function called at once in the delivering task; it must not block (cal's reply
@@ -65,6 +77,10 @@ impl Port {
         }
     }
 
+    pub(crate) fn sink(&self) -> &Sink {
+        &self.sink
+    }
+
     pub(crate) fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
     }
@@ -102,8 +118,13 @@ impl Port {
 
     /// Delivers a message: queued (and the drain task started if idle), or handed to an
     /// inline sink. Messages to a dead port are dropped.
-    pub(crate) fn deliver(self: &Arc<Self>, node: &Arc<NodeInner>, msg: Vec<Value>) {
+    pub(crate) fn deliver(self: &Arc<Self>, node: &Arc<NodeInner>, src: &str, msg: Vec<Value>) {
         match &self.sink {
+            Sink::Typed(sink) => {
+                if !self.is_dead() {
+                    sink.deliver(node, src, msg)
+                }
+            }
             Sink::Inline(f) => {
                 if !self.is_dead() {
                     f(msg)

@@ -33,6 +33,7 @@ mod handshake;
 mod serde_impl;
 mod stream;
 mod value;
+mod value_serde;
 
 pub use codec::{Decoder, Encoder, Framing, UnknownFraming, DEFAULT_MAX_MESSAGE_SIZE, MAX_DEPTH};
 pub use config::{
@@ -47,3 +48,4 @@ pub use handshake::tls::TlsIdentity;
 pub use handshake::{accept, connect, handshake, NONCE_BYTES};
 pub use stream::{BoxRead, BoxWrite, Prefixed, Transportable};
 pub use value::Value;
+pub use value_serde::{from_value, to_value, ValueError};

@@ -1,0 +1,615 @@
+//! Actors: a struct, its handlers, a bounded mailbox and one task.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aemp_transport::Value;
+use futures::FutureExt;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use super::{Message, PortRef};
+use crate::handler::panic_text;
+use crate::node::NodeInner;
+use crate::port::{lock, Sink, TypedSink};
+use crate::{Error, Node, NodeBuilder, PortId};
+
+/// The default mailbox capacity: 1024 messages.
+pub const DEFAULT_CAPACITY: usize = 1024;
+
+/// How many mailboxes' worth of messages from the network may wait beyond a full mailbox
+/// before further ones are dropped (and logged): 16.
+///
+/// A connection carries the messages of many ports; blocking its reader for one slow actor
+/// would stall them all, so network messages that find the mailbox full wait in an overflow
+/// queue (in order) instead. The queue is bounded so that a flood cannot exhaust memory;
+/// what does not fit is dropped with a warning naming the port and the sender.
+pub const OVERFLOW_FACTOR: usize = 16;
+
+/// An actor: state plus a handler for its message type. `#[actor]` implements this for an
+/// `impl` block of async methods; it can also be written by hand.
+pub trait Actor: Send + Sized + 'static {
+    /// The messages it takes.
+    type Msg: Message;
+
+    /// Handles one message; returns the reply for an `ask` (`Ok(None)`: no value). An error
+    /// stops the actor with `["die", error]`.
+    fn handle(
+        &mut self,
+        ctx: &mut ActorCtx<Self>,
+        msg: Self::Msg,
+    ) -> impl Future<Output = Result<Option<Value>, String>> + Send;
+
+    /// Runs before the first message.
+    fn started(&mut self, ctx: &mut ActorCtx<Self>) -> impl Future<Output = ()> + Send {
+        let _ = ctx;
+        async {}
+    }
+
+    /// Runs after the last message, with the reason the actor stopped (`[]`: normally).
+    fn stopped(
+        &mut self,
+        ctx: &mut ActorCtx<Self>,
+        reason: &[Value],
+    ) -> impl Future<Output = ()> + Send {
+        let _ = (ctx, reason);
+        async {}
+    }
+}
+
+/// An actor that other nodes may spawn by name (`#[actor(spawn = "name")]`).
+pub trait SpawnActor: Actor {
+    /// The name it is spawned by (AnyEvent::MP's init function name).
+    const NAME: &'static str;
+    /// Its init arguments, decoded from the spawn message (a tuple; `()` for none).
+    type Args: Serialize + DeserializeOwned + Send;
+    /// Makes the actor from its arguments.
+    fn init(args: Self::Args) -> Result<Self, String>;
+}
+
+enum ReplyTo {
+    None,
+    Local(oneshot::Sender<Vec<Value>>),
+    Port(String),
+}
+
+pub(crate) struct Envelope<M> {
+    msg: M,
+    reply: ReplyTo,
+}
+
+/// What an actor's handlers can reach: its own port, the node, and a way to stop.
+pub struct ActorCtx<A: Actor> {
+    node: Node,
+    me: Port<A::Msg>,
+    stop: Option<Vec<Value>>,
+}
+
+impl<A: Actor> fmt::Debug for ActorCtx<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActorCtx")
+            .field("port", self.me.id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A: Actor> ActorCtx<A> {
+    /// The node.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// This actor's port (a handle it can give away or tell itself through).
+    pub fn myself(&self) -> &Port<A::Msg> {
+        &self.me
+    }
+
+    /// A reference to this actor's port, for messages.
+    pub fn port_ref(&self) -> PortRef<A::Msg> {
+        self.me.port_ref()
+    }
+
+    /// Stops the actor normally once this handler returns.
+    pub fn stop(&mut self) {
+        self.stop = Some(Vec::new());
+    }
+
+    /// Stops the actor with `reason` once this handler returns (its monitors see it).
+    pub fn stop_with(&mut self, reason: Vec<Value>) {
+        self.stop = Some(reason);
+    }
+
+    /// Sends a typed message to any port (see [`Node::tell`]).
+    pub fn tell<M: Message>(&self, to: &PortRef<M>, msg: M) -> Result<(), Error> {
+        self.node.tell(to, msg)
+    }
+
+    /// Starts another actor on this node.
+    pub fn spawn_actor<B: Actor>(&self, actor: B) -> Port<B::Msg> {
+        self.node.spawn_actor(actor)
+    }
+}
+
+/// Why a local `tell` did not queue the message; the message is handed back.
+#[derive(PartialEq, Eq)]
+pub enum TellError<M> {
+    /// The mailbox is full.
+    Full(M),
+    /// The actor has stopped.
+    Closed(M),
+}
+
+impl<M> TellError<M> {
+    /// The message that was not sent.
+    pub fn into_inner(self) -> M {
+        match self {
+            TellError::Full(m) | TellError::Closed(m) => m,
+        }
+    }
+}
+
+impl<M> fmt::Debug for TellError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TellError::Full(_) => f.write_str("Full(..)"),
+            TellError::Closed(_) => f.write_str("Closed(..)"),
+        }
+    }
+}
+
+impl<M> fmt::Display for TellError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TellError::Full(_) => f.write_str("the actor's mailbox is full"),
+            TellError::Closed(_) => f.write_str("the actor has stopped"),
+        }
+    }
+}
+
+impl<M> std::error::Error for TellError<M> {}
+
+/// A handle to a local actor's port: `tell` and `ask` without encoding anything.
+pub struct Port<M: Message> {
+    node: Node,
+    port: PortRef<M>,
+    tx: mpsc::Sender<Envelope<M>>,
+}
+
+impl<M: Message> Clone for Port<M> {
+    fn clone(&self) -> Self {
+        Port {
+            node: self.node.clone(),
+            port: self.port.clone(),
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<M: Message> fmt::Debug for Port<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Port({})", self.port.id())
+    }
+}
+
+impl<M: Message> Port<M> {
+    /// The port id.
+    pub fn id(&self) -> &PortId {
+        self.port.id()
+    }
+
+    /// A reference that can travel in messages.
+    pub fn port_ref(&self) -> PortRef<M> {
+        self.port.clone()
+    }
+
+    /// Queues `msg` unless the mailbox is full or the actor stopped (the message comes back).
+    pub fn tell(&self, msg: M) -> Result<(), TellError<M>> {
+        self.tx
+            .try_send(Envelope {
+                msg,
+                reply: ReplyTo::None,
+            })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(env) => TellError::Full(env.msg),
+                mpsc::error::TrySendError::Closed(env) => TellError::Closed(env.msg),
+            })
+    }
+
+    /// Queues `msg`, waiting while the mailbox is full.
+    pub async fn send(&self, msg: M) -> Result<(), TellError<M>> {
+        self.tx
+            .send(Envelope {
+                msg,
+                reply: ReplyTo::None,
+            })
+            .await
+            .map_err(|e| TellError::Closed(e.0.msg))
+    }
+
+    /// Sends `msg` and resolves to the handler's reply, decoded as `R`.
+    pub fn ask<R: DeserializeOwned>(&self, msg: M) -> Ask<R> {
+        let tx = self.tx.clone();
+        let port = self.port.id().to_string();
+        Ask::new(move |timeout| {
+            Box::pin(async move {
+                let (reply_tx, reply_rx) = oneshot::channel();
+                let env = Envelope {
+                    msg,
+                    reply: ReplyTo::Local(reply_tx),
+                };
+                let exchange = async {
+                    tx.send(env)
+                        .await
+                        .map_err(|_| Error::NoReply { port: port.clone() })?;
+                    reply_rx
+                        .await
+                        .map_err(|_| Error::NoReply { port: port.clone() })
+                };
+                match timeout {
+                    Some(after) => tokio::time::timeout(after, exchange)
+                        .await
+                        .map_err(|_| Error::Timeout { port, after })?,
+                    None => exchange.await,
+                }
+            })
+        })
+    }
+
+    /// Kills the actor's port with `reason`.
+    pub fn kil(&self, reason: Vec<Value>) {
+        self.node.kill_local(self.port.id(), reason);
+    }
+
+    /// A future resolving to the reason the actor stops.
+    pub fn monitor(&self) -> crate::Monitor {
+        self.node.monitor(self.port.id())
+    }
+}
+
+type AskFuture = Pin<Box<dyn Future<Output = Result<Vec<Value>, Error>> + Send>>;
+
+/// A request to a typed port: optionally `.timeout(d)`, then `.await` the decoded reply.
+#[must_use = "an ask does nothing until awaited"]
+pub struct Ask<R> {
+    start: Box<dyn FnOnce(Option<Duration>) -> AskFuture + Send>,
+    timeout: Option<Duration>,
+    _reply: PhantomData<fn() -> R>,
+}
+
+impl<R> fmt::Debug for Ask<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ask")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: DeserializeOwned> Ask<R> {
+    fn new(start: impl FnOnce(Option<Duration>) -> AskFuture + Send + 'static) -> Self {
+        Ask {
+            start: Box::new(start),
+            timeout: None,
+            _reply: PhantomData,
+        }
+    }
+
+    /// Gives up after `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+impl<R: DeserializeOwned + Send + 'static> IntoFuture for Ask<R> {
+    type Output = Result<R, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<R, Error>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let fut = (self.start)(self.timeout);
+        Box::pin(async move {
+            let mut reply = fut.await?;
+            let value = if reply.is_empty() {
+                Value::Null
+            } else {
+                reply.swap_remove(0)
+            };
+            aemp_transport::from_value(value).map_err(|e| Error::Reply(e.to_string()))
+        })
+    }
+}
+
+/// The mailbox behind a typed port, as the kernel sees it.
+struct Mailbox<M: Message> {
+    id: PortId,
+    tx: mpsc::Sender<Envelope<M>>,
+    overflow: Mutex<Overflow<M>>,
+    limit: usize,
+    killed: Notify,
+    kill_reason: Mutex<Option<Vec<Value>>>,
+}
+
+struct Overflow<M> {
+    queue: VecDeque<Envelope<M>>,
+    draining: bool,
+}
+
+impl<M: Message> Mailbox<M> {
+    /// Queues a message from the network in order, without ever blocking the caller.
+    fn push(self: &Arc<Self>, node: &Arc<NodeInner>, src: &str, env: Envelope<M>) {
+        let mut of = lock(&self.overflow);
+        if !of.draining {
+            match self.tx.try_send(env) {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+                Err(mpsc::error::TrySendError::Full(env)) => {
+                    of.queue.push_back(env);
+                    of.draining = true;
+                    let me = self.clone();
+                    node.runtime.spawn(async move { me.drain().await });
+                    return;
+                }
+            }
+        }
+        if of.queue.len() >= self.limit {
+            tracing::warn!(port = %self.id, node = src, "actor mailbox and overflow full, message dropped");
+            return;
+        }
+        of.queue.push_back(env);
+    }
+
+    async fn drain(self: Arc<Self>) {
+        loop {
+            let env = {
+                let mut of = lock(&self.overflow);
+                match of.queue.pop_front() {
+                    Some(env) => env,
+                    None => {
+                        of.draining = false;
+                        return;
+                    }
+                }
+            };
+            if self.tx.send(env).await.is_err() {
+                let mut of = lock(&self.overflow);
+                of.queue.clear();
+                of.draining = false;
+                return;
+            }
+        }
+    }
+}
+
+/// The sink is shared with the kernel port; `Arc` so that the overflow task can hold it.
+struct SharedMailbox<M: Message>(Arc<Mailbox<M>>);
+
+impl<M: Message> TypedSink for SharedMailbox<M> {
+    fn deliver(&self, node: &Arc<NodeInner>, src: &str, msg: Vec<Value>) {
+        match M::from_values(msg.clone()) {
+            Ok((msg, rest)) => {
+                let reply = match rest.last().and_then(Value::to_text) {
+                    Some(port) if port.contains('#') || !port.is_empty() => {
+                        ReplyTo::Port(port.into_owned())
+                    }
+                    _ => ReplyTo::None,
+                };
+                self.0.push(node, src, Envelope { msg, reply });
+            }
+            Err(e) => {
+                let raw = Value::Array(msg.clone());
+                tracing::warn!(port = %self.0.id, node = src, message = %raw, error = %e, "message does not fit the actor's type, answered with an error");
+                // A message from `cal` ends with its reply port: answer there.
+                if let Some(reply) = msg
+                    .last()
+                    .and_then(Value::to_text)
+                    .filter(|p| p.contains('#'))
+                {
+                    let answer = vec![
+                        Value::from("error"),
+                        Value::from(format!("{}: {e}", self.0.id)),
+                    ];
+                    let _ = node.send(&reply, answer);
+                }
+            }
+        }
+    }
+
+    fn killed(&self, reason: &[Value]) {
+        *lock(&self.0.kill_reason) = Some(reason.to_vec());
+        self.0.killed.notify_one();
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        &self.0.tx
+    }
+}
+
+impl Node {
+    /// Starts `actor` on a new port of this node with the default mailbox capacity.
+    pub fn spawn_actor<A: Actor>(&self, actor: A) -> Port<A::Msg> {
+        self.spawn_actor_with_capacity(actor, DEFAULT_CAPACITY)
+    }
+
+    /// Starts `actor` on a new port of this node with a mailbox of `capacity` messages.
+    pub fn spawn_actor_with_capacity<A: Actor>(&self, actor: A, capacity: usize) -> Port<A::Msg> {
+        let name = self.inner.generated_name();
+        start(self, name, actor, capacity).expect("generated port names are unique")
+    }
+
+    /// Spawns the actor registered as `A::NAME` on `node` (any node, Perl ones included, if
+    /// it registered one of that name) with `args`; returns its reference at once.
+    pub fn spawn_actor_on<A: SpawnActor>(
+        &self,
+        node: &str,
+        args: A::Args,
+    ) -> Result<PortRef<A::Msg>, Error> {
+        let args = match aemp_transport::to_value(&args).map_err(|e| Error::Reply(e.to_string()))? {
+            Value::Array(items) => items,
+            Value::Null => Vec::new(),
+            other => vec![other],
+        };
+        self.spawn(node, A::NAME, args).map(PortRef::from_id)
+    }
+
+    /// Sends a typed message to any port: a local typed actor gets the value itself (or
+    /// [`Error::MailboxFull`]); any other port gets `[tag, fields...]`.
+    pub fn tell<M: Message>(&self, to: &PortRef<M>, msg: M) -> Result<(), Error> {
+        let id = to.id();
+        if id.node() == self.id() {
+            if let Some(port) = self.inner.local_port(id.name()) {
+                if let Sink::Typed(sink) = port.sink() {
+                    if let Some(tx) = sink.as_any().downcast_ref::<mpsc::Sender<Envelope<M>>>() {
+                        return tx
+                            .try_send(Envelope {
+                                msg,
+                                reply: ReplyTo::None,
+                            })
+                            .map_err(|e| match e {
+                                mpsc::error::TrySendError::Full(_) => {
+                                    Error::MailboxFull(id.to_string())
+                                }
+                                mpsc::error::TrySendError::Closed(_) => Error::NoReply {
+                                    port: id.to_string(),
+                                },
+                            });
+                    }
+                }
+            }
+        }
+        let values = msg.into_values().map_err(Error::Message)?;
+        self.snd(id, values)
+    }
+
+    /// Sends a typed request to any port and resolves to the reply decoded as `R` (a `cal`
+    /// underneath: the reply port travels as the last element).
+    pub fn ask<M: Message, R: DeserializeOwned>(&self, to: &PortRef<M>, msg: M) -> Ask<R> {
+        let node = self.clone();
+        let id = to.id().clone();
+        Ask::new(move |timeout| {
+            Box::pin(async move {
+                let values = msg.into_values().map_err(Error::Message)?;
+                let call = node.cal(&id, values);
+                match timeout {
+                    Some(t) => call.timeout(t).await,
+                    None => call.await,
+                }
+            })
+        })
+    }
+}
+
+impl NodeBuilder {
+    /// Registers the typed actor `A` under `A::NAME`, so that any node can spawn it here.
+    pub fn actor<A: SpawnActor>(self) -> Self {
+        self.custom_spawnable(A::NAME, |node, name, args| {
+            let args: A::Args = aemp_transport::from_value(Value::Array(args))
+                .map_err(|e| format!("{}: bad init arguments: {e}", A::NAME))?;
+            let actor = A::init(args)?;
+            start(node, name, actor, DEFAULT_CAPACITY)
+                .map(|_| ())
+                .ok_or_else(|| "the port exists already".to_owned())
+        })
+    }
+}
+
+/// Creates the port and starts the actor's task.
+fn start<A: Actor>(node: &Node, name: String, actor: A, capacity: usize) -> Option<Port<A::Msg>> {
+    let capacity = capacity.max(1);
+    let (tx, rx) = mpsc::channel(capacity);
+    let id = PortId::new(node.id(), &name);
+    let mailbox = Arc::new(Mailbox {
+        id: id.clone(),
+        tx: tx.clone(),
+        overflow: Mutex::new(Overflow {
+            queue: VecDeque::new(),
+            draining: false,
+        }),
+        limit: capacity.saturating_mul(OVERFLOW_FACTOR),
+        killed: Notify::new(),
+        kill_reason: Mutex::new(None),
+    });
+    node.inner.create_port(
+        Some(name),
+        Sink::Typed(Box::new(SharedMailbox(mailbox.clone()))),
+    )?;
+    let port = Port {
+        node: node.clone(),
+        port: PortRef::from_id(id),
+        tx,
+    };
+    let ctx = ActorCtx {
+        node: node.clone(),
+        me: port.clone(),
+        stop: None,
+    };
+    node.inner.runtime.spawn(run(actor, ctx, rx, mailbox));
+    Some(port)
+}
+
+fn die(text: String) -> Vec<Value> {
+    vec![Value::from("die"), Value::from(text)]
+}
+
+async fn run<A: Actor>(
+    mut actor: A,
+    mut ctx: ActorCtx<A>,
+    mut rx: mpsc::Receiver<Envelope<A::Msg>>,
+    mailbox: Arc<Mailbox<A::Msg>>,
+) {
+    let reason = 'life: {
+        if let Err(p) = AssertUnwindSafe(actor.started(&mut ctx))
+            .catch_unwind()
+            .await
+        {
+            break 'life die(panic_text(p));
+        }
+        loop {
+            if let Some(reason) = ctx.stop.take() {
+                break 'life reason;
+            }
+            let env = tokio::select! {
+                biased;
+                _ = mailbox.killed.notified() => break 'life lock(&mailbox.kill_reason).take().unwrap_or_default(),
+                env = rx.recv() => match env {
+                    Some(env) => env,
+                    None => break 'life Vec::new(),
+                },
+            };
+            let outcome = AssertUnwindSafe(actor.handle(&mut ctx, env.msg))
+                .catch_unwind()
+                .await;
+            let reply = match outcome {
+                Ok(Ok(reply)) => reply,
+                Ok(Err(text)) => break 'life die(text),
+                Err(p) => break 'life die(panic_text(p)),
+            };
+            match env.reply {
+                ReplyTo::None => {}
+                ReplyTo::Local(tx) => {
+                    let _ = tx.send(reply.into_iter().collect());
+                }
+                ReplyTo::Port(port) => {
+                    if let Err(e) = ctx.node.snd(&port, reply.into_iter().collect()) {
+                        tracing::warn!(port = %ctx.me.id(), reply = port, error = %e, "cannot send reply");
+                    }
+                }
+            }
+        }
+    };
+    if AssertUnwindSafe(actor.stopped(&mut ctx, &reason))
+        .catch_unwind()
+        .await
+        .is_err()
+    {
+        tracing::warn!(port = %ctx.me.id(), "the stopped hook panicked");
+    }
+    rx.close();
+    ctx.node.kill_local(ctx.me.id(), reason);
+}

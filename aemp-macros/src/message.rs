@@ -1,0 +1,267 @@
+//! `#[derive(Message)]`: the tagged-array form of an enum or struct, and for enums the
+//! handler trait that `#[actor(msg = ...)]` implements.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::{Data, DeriveInput, Fields, LitStr};
+
+use crate::names::{runtime, snake_case};
+
+/// One way a message can look: a tag and its fields.
+pub(crate) struct Shape {
+    /// The enum variant (None for a struct).
+    pub variant: Option<syn::Ident>,
+    pub tag: String,
+    pub tag_span: proc_macro2::Span,
+    /// Field names for errors and handler parameters, and types.
+    pub fields: Vec<(String, syn::Type)>,
+    pub named: bool,
+    /// The identifiers the fields are bound to in patterns.
+    pub binds: Vec<syn::Ident>,
+}
+
+fn tag_attr(attrs: &[syn::Attribute]) -> syn::Result<Option<LitStr>> {
+    let mut tag = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("message")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("tag") {
+                tag = Some(meta.value()?.parse::<LitStr>()?);
+                Ok(())
+            } else {
+                Err(meta.error("unknown `message` attribute: the only key is `tag`, as in #[message(tag = \"join\")]"))
+            }
+        })?;
+    }
+    Ok(tag)
+}
+
+fn shape(
+    variant: Option<syn::Ident>,
+    default_tag: String,
+    attrs: &[syn::Attribute],
+    fields: &Fields,
+    span: proc_macro2::Span,
+) -> syn::Result<Shape> {
+    let tag = tag_attr(attrs)?;
+    let (tag, tag_span) = match tag {
+        Some(t) if t.value().is_empty() => {
+            return Err(syn::Error::new(t.span(), "a message tag must not be empty"))
+        }
+        Some(t) => (t.value(), t.span()),
+        None => (default_tag, span),
+    };
+    let (named, fields, binds) = match fields {
+        Fields::Named(f) => (
+            true,
+            f.named
+                .iter()
+                .map(|f| {
+                    (
+                        f.ident
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .unwrap_or_default(),
+                        f.ty.clone(),
+                    )
+                })
+                .collect::<Vec<_>>(),
+            f.named
+                .iter()
+                .map(|f| f.ident.clone().unwrap_or_else(|| format_ident!("_")))
+                .collect(),
+        ),
+        Fields::Unnamed(f) => (
+            false,
+            f.unnamed
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (i.to_string(), f.ty.clone()))
+                .collect(),
+            (0..f.unnamed.len())
+                .map(|i| format_ident!("a{}", i))
+                .collect(),
+        ),
+        Fields::Unit => (false, Vec::new(), Vec::new()),
+    };
+    Ok(Shape {
+        variant,
+        tag,
+        tag_span,
+        fields,
+        named,
+        binds,
+    })
+}
+
+pub(crate) fn shapes(input: &DeriveInput) -> syn::Result<Vec<Shape>> {
+    let shapes = match &input.data {
+        Data::Enum(e) => {
+            if e.variants.is_empty() {
+                return Err(syn::Error::new(input.ident.span(), "a Message enum needs at least one variant (one per tag)"));
+            }
+            e.variants
+                .iter()
+                .map(|v| shape(Some(v.ident.clone()), snake_case(&v.ident.to_string()), &v.attrs, &v.fields, v.ident.span()))
+                .collect::<syn::Result<Vec<_>>>()?
+        }
+        Data::Struct(s) => vec![shape(None, snake_case(&input.ident.to_string()), &input.attrs, &s.fields, input.ident.span())?],
+        Data::Union(u) => {
+            return Err(syn::Error::new(
+                u.union_token.span,
+                "#[derive(Message)] works on enums (one tag per variant) and structs (one tag), not unions",
+            ))
+        }
+    };
+    for (i, s) in shapes.iter().enumerate() {
+        if let Some(other) = shapes[..i].iter().find(|o| o.tag == s.tag) {
+            let what = other
+                .variant
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            return Err(syn::Error::new(
+                s.tag_span,
+                format!("duplicate message tag \"{}\" (also used by {what}): give one of them #[message(tag = \"...\")]", s.tag),
+            ));
+        }
+    }
+    Ok(shapes)
+}
+
+/// The `Message` impl for `ty` (with generics) made of `shapes`.
+pub(crate) fn message_impl(
+    ty: &syn::Ident,
+    generics: &syn::Generics,
+    shapes: &[Shape],
+) -> TokenStream {
+    let rt = runtime();
+    let (impl_g, ty_g, where_g) = generics.split_for_impl();
+    let tags: Vec<&str> = shapes.iter().map(|s| s.tag.as_str()).collect();
+    let encode_arms = shapes.iter().map(|s| {
+        let tag = &s.tag;
+        let binds = &s.binds;
+        let pattern = pattern(s, binds);
+        let names = s.fields.iter().map(|(n, _)| n);
+        let n = s.fields.len() + 1;
+        quote! {
+            #pattern => {
+                let mut __v = ::std::vec::Vec::with_capacity(#n);
+                __v.push(#rt::Value::from(#tag));
+                #( __v.push(__p::encode(#tag, #names, &#binds)?); )*
+                __v
+            }
+        }
+    });
+    let decode_arms = shapes.iter().map(|s| {
+        let tag = &s.tag;
+        let binds = &s.binds;
+        let names = s.fields.iter().map(|(n, _)| n);
+        let build = pattern(s, binds);
+        quote! {
+            #tag => {
+                #( let #binds = __p::decode(&__tag, #names, __rest.next())?; )*
+                #build
+            }
+        }
+    });
+    quote! {
+        impl #impl_g #rt::typed::Message for #ty #ty_g #where_g {
+            const TAGS: &'static [&'static str] = &[#(#tags),*];
+
+            fn into_values(self) -> ::std::result::Result<::std::vec::Vec<#rt::Value>, #rt::typed::MessageError> {
+                use #rt::typed::__private as __p;
+                ::std::result::Result::Ok(match self { #(#encode_arms)* })
+            }
+
+            fn from_values(
+                mut __msg: ::std::vec::Vec<#rt::Value>,
+            ) -> ::std::result::Result<(Self, ::std::vec::Vec<#rt::Value>), #rt::typed::MessageError> {
+                use #rt::typed::__private as __p;
+                let __tag = __p::tag_of(&__msg)?;
+                let mut __rest = __msg.split_off(1).into_iter();
+                let __value = match __tag.as_str() {
+                    #(#decode_arms)*
+                    _ => return ::std::result::Result::Err(__p::unknown(__tag, <Self as #rt::typed::Message>::TAGS)),
+                };
+                ::std::result::Result::Ok((__value, __rest.collect()))
+            }
+        }
+    }
+}
+
+/// `Self::V(a0, a1)`, `Self::V { x, y }`, `Self::V`, or the struct forms.
+fn pattern(s: &Shape, binds: &[syn::Ident]) -> TokenStream {
+    let path = match &s.variant {
+        Some(v) => quote!(Self::#v),
+        None => quote!(Self),
+    };
+    if s.fields.is_empty() {
+        if s.named {
+            quote!(#path {})
+        } else {
+            quote!(#path)
+        }
+    } else if s.named {
+        quote!(#path { #(#binds),* })
+    } else {
+        quote!(#path ( #(#binds),* ))
+    }
+}
+
+/// For enums: `trait <Enum>Handler` (one method per variant) and the dispatch function.
+fn handler_trait(input: &DeriveInput, shapes: &[Shape]) -> TokenStream {
+    if !matches!(input.data, Data::Enum(_)) || !input.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let rt = runtime();
+    let ty = &input.ident;
+    let vis = &input.vis;
+    let trait_name = format_ident!("{}Handler", ty);
+    let doc = format!(
+        "The handlers of [`{ty}`]: one async method per variant, named after its tag. \
+         `#[actor(msg = {ty})]` implements it; a variant without a handler does not compile."
+    );
+    let methods = shapes.iter().map(|s| {
+        let method = format_ident!("{}", snake_case(&s.variant.as_ref().map(ToString::to_string).unwrap_or_default()));
+        let params = s.binds.iter().zip(&s.fields).map(|(b, (_, t))| quote!(#b: #t));
+        let doc = format!("Handles `{ty}::{}` (tag `{}`).", s.variant.as_ref().map(ToString::to_string).unwrap_or_default(), s.tag);
+        quote_spanned! {s.tag_span=>
+            #[doc = #doc]
+            fn #method(
+                &mut self,
+                ctx: &mut #rt::typed::ActorCtx<Self>,
+                #(#params),*
+            ) -> impl ::std::future::Future<Output = impl #rt::typed::IntoReply + ::std::marker::Send> + ::std::marker::Send;
+        }
+    });
+    let arms = shapes.iter().map(|s| {
+        let method = format_ident!("{}", snake_case(&s.variant.as_ref().map(ToString::to_string).unwrap_or_default()));
+        let pattern = pattern(s, &s.binds);
+        let binds = &s.binds;
+        quote! { #pattern => #rt::typed::IntoReply::into_reply(__actor.#method(__ctx, #(#binds),*).await), }
+    });
+    quote! {
+        #[doc = #doc]
+        #vis trait #trait_name: #rt::typed::Actor<Msg = #ty> {
+            #(#methods)*
+        }
+
+        impl #ty {
+            #[doc(hidden)]
+            pub async fn __aemp_dispatch<__A: #trait_name>(
+                self,
+                __actor: &mut __A,
+                __ctx: &mut #rt::typed::ActorCtx<__A>,
+            ) -> ::std::result::Result<::std::option::Option<#rt::Value>, ::std::string::String> {
+                match self { #(#arms)* }
+            }
+        }
+    }
+}
+
+pub(crate) fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
+    let shapes = shapes(&input)?;
+    let imp = message_impl(&input.ident, &input.generics, &shapes);
+    let handlers = handler_trait(&input, &shapes);
+    Ok(quote!(#imp #handlers))
+}

@@ -1,0 +1,351 @@
+//! Typed messages and actors: #[derive(Message)], #[actor], Port, PortRef, tell/ask.
+
+mod support;
+
+use std::time::Duration;
+
+use aemp::{actor, msg, ActorCtx, Message, Node, PortRef, TellError, Value};
+use serde::{Deserialize, Serialize};
+use support::nodes::{inbox, pair, within};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Point {
+    x: i64,
+    y: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Message)]
+enum Shape {
+    Circle(Point, f64),
+    Rect {
+        corner: Point,
+        w: u32,
+        h: u32,
+    },
+    #[message(tag = "nothing")]
+    Empty,
+    Labelled(String, Option<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Message)]
+struct ChatLine {
+    from: String,
+    text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Message)]
+#[message(tag = "ping")]
+struct Ping(u32);
+
+#[test]
+fn derive_message_encodes_tagged_arrays() {
+    let c = Shape::Circle(Point { x: 1, y: -2 }, 2.5);
+    let v = c.clone().into_values().unwrap();
+    assert_eq!(v[0], Value::from("circle"));
+    assert_eq!(v[2], Value::from(2.5));
+    assert_eq!(v[1].get("x"), Some(&Value::from(1)));
+    assert_eq!(Shape::from_values(v).unwrap(), (c, vec![]));
+
+    let r = Shape::Rect {
+        corner: Point { x: 0, y: 0 },
+        w: 3,
+        h: 4,
+    };
+    let v = r.clone().into_values().unwrap();
+    assert_eq!(v.len(), 4, "named fields in declaration order: {v:?}");
+    assert_eq!(v[2..], msg![3, 4][..]);
+    assert_eq!(Shape::from_values(v).unwrap().0, r);
+
+    assert_eq!(Shape::Empty.into_values().unwrap(), msg!["nothing"]);
+    assert_eq!(
+        ChatLine {
+            from: "a".into(),
+            text: "hi".into()
+        }
+        .into_values()
+        .unwrap(),
+        msg!["chat_line", "a", "hi"]
+    );
+    assert_eq!(Ping(7).into_values().unwrap(), msg!["ping", 7]);
+    assert_eq!(
+        <Shape as Message>::TAGS,
+        &["circle", "rect", "nothing", "labelled"]
+    );
+}
+
+#[test]
+fn decoding_is_lenient_as_perl_needs_and_errors_name_tag_and_field() {
+    // Perl sends tags and strings as byte strings, may leave out trailing optional fields,
+    // and cal appends a reply port.
+    let (m, rest) = Shape::from_values(vec![
+        Value::Bytes(b"labelled".to_vec()),
+        Value::Bytes(b"x".to_vec()),
+    ])
+    .unwrap();
+    assert_eq!((m, rest), (Shape::Labelled("x".into(), None), vec![]));
+    let (_, rest) = Ping::from_values(msg!["ping", 1, "node#reply"]).unwrap();
+    assert_eq!(rest, msg!["node#reply"]);
+
+    let err = Shape::from_values(msg!["rect", Value::Map(vec![]), 1])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("'rect'") && err.contains("corner"), "{err}");
+    let err = Shape::from_values(msg![
+        "rect",
+        Value::Map(vec![("x".into(), 0.into()), ("y".into(), 0.into())]),
+        1
+    ])
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("missing field h"), "{err}");
+    let err = Shape::from_values(msg!["square"]).unwrap_err().to_string();
+    assert!(
+        err.contains("unknown tag 'square'") && err.contains("circle, rect, nothing, labelled"),
+        "{err}"
+    );
+    let err = Ping::from_values(msg!["ping", "many"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("'ping'") && err.contains("field 0"), "{err}");
+    assert!(Ping::from_values(vec![]).is_err());
+}
+
+/// An actor whose messages are inferred from its handlers.
+#[derive(Default)]
+struct Counter {
+    n: i64,
+    log: Option<PortRef<ChatLine>>,
+}
+
+#[actor(spawn = "test::Counter")]
+impl Counter {
+    #[init]
+    fn new(start: i64) -> Self {
+        Counter {
+            n: start,
+            log: None,
+        }
+    }
+
+    async fn add(&mut self, k: i64) {
+        self.n += k;
+    }
+
+    async fn get(&mut self, _ctx: &mut ActorCtx<Self>) -> i64 {
+        self.n
+    }
+
+    async fn log_to(
+        &mut self,
+        ctx: &mut ActorCtx<Self>,
+        port: PortRef<ChatLine>,
+    ) -> Result<(), aemp::Error> {
+        ctx.tell(
+            &port,
+            ChatLine {
+                from: ctx.myself().id().to_string(),
+                text: format!("n = {}", self.n),
+            },
+        )?;
+        self.log = Some(port);
+        Ok(())
+    }
+
+    async fn fail(&mut self, why: String) -> Result<(), String> {
+        Err(why)
+    }
+
+    async fn stop(&mut self, ctx: &mut ActorCtx<Self>) {
+        ctx.stop_with(msg!["stopped on request"]);
+    }
+
+    async fn stopped(&mut self, ctx: &mut ActorCtx<Self>, reason: &[Value]) {
+        if let Some(log) = &self.log {
+            let _ = ctx.tell(
+                log,
+                ChatLine {
+                    from: "counter".into(),
+                    text: format!("stopped: {}", aemp::actor::format_reason(reason)),
+                },
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn inferred_actor_tell_ask_and_lifecycle() {
+    let node = Node::builder().node_id("typed").start().await.unwrap();
+    let counter = node.spawn_actor(Counter::new(10));
+    counter.tell(CounterMsg::Add(5)).unwrap();
+    let n: i64 = counter
+        .ask(CounterMsg::Get)
+        .timeout(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(n, 15);
+
+    // Dynamic senders use the tagged arrays, cal gets the reply.
+    node.snd(counter.id(), msg!["add", 1]).unwrap();
+    assert_eq!(
+        node.cal(counter.id(), msg!["get"])
+            .timeout(Duration::from_secs(5))
+            .await
+            .unwrap(),
+        msg![16]
+    );
+
+    // A message that does not fit: answered with an error, the actor keeps running.
+    let reply = node
+        .cal(counter.id(), msg!["add", "not a number"])
+        .timeout(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(reply[0], Value::from("error"));
+    assert!(reply[1].as_str().unwrap().contains("'add'"), "{reply:?}");
+    let reply = node
+        .cal(counter.id(), msg!["explode"])
+        .timeout(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(
+        reply[1].as_str().unwrap().contains("unknown tag 'explode'"),
+        "{reply:?}"
+    );
+    assert_eq!(counter.ask::<i64>(CounterMsg::Get).await.unwrap(), 16);
+
+    // PortRef travels inside messages; stopped hook runs with the reason.
+    let (log, mut logged) = inbox(&node);
+    let death = counter.monitor();
+    counter
+        .tell(CounterMsg::LogTo(PortRef::from_id(log.clone())))
+        .unwrap();
+    assert_eq!(
+        logged.next().await,
+        msg!["chat_line", counter.id().to_string(), "n = 16"]
+    );
+    counter.tell(CounterMsg::Stop).unwrap();
+    assert_eq!(within("death", death).await, msg!["stopped on request"]);
+    assert_eq!(
+        logged.next().await,
+        msg!["chat_line", "counter", "stopped: stopped on request"]
+    );
+    assert!(matches!(
+        counter.tell(CounterMsg::Add(1)),
+        Err(TellError::Closed(CounterMsg::Add(1)))
+    ));
+}
+
+#[tokio::test]
+async fn a_failing_handler_stops_the_actor_with_die() {
+    let node = Node::builder().node_id("typed-die").start().await.unwrap();
+    let counter = node.spawn_actor(Counter::default());
+    let death = counter.monitor();
+    counter.tell(CounterMsg::Fail("bad input".into())).unwrap();
+    assert_eq!(within("death", death).await, msg!["die", "bad input"]);
+}
+
+#[tokio::test]
+async fn full_mailboxes_hand_the_message_back_and_send_waits() {
+    let node = Node::builder().node_id("typed-full").start().await.unwrap();
+    struct Slow(tokio::sync::Semaphore);
+    #[actor]
+    impl Slow {
+        async fn work(&mut self, n: u32) -> u32 {
+            let _permit = self.0.acquire().await.unwrap();
+            n
+        }
+    }
+    let gate = Slow(tokio::sync::Semaphore::new(0));
+    let port = node.spawn_actor_with_capacity(gate, 2);
+    // The first message is taken by the handler (blocked on the semaphore), two fill the box.
+    port.tell(SlowMsg::Work(1)).unwrap();
+    let mut queued = 0;
+    let rejected = loop {
+        match port.tell(SlowMsg::Work(100 + queued)) {
+            Ok(()) => queued += 1,
+            Err(e) => break e,
+        }
+        assert!(queued <= 3, "the mailbox should be bounded at 2");
+    };
+    assert!(
+        matches!(rejected, TellError::Full(SlowMsg::Work(n)) if n == 100 + queued),
+        "{rejected:?}"
+    );
+}
+
+/// An actor over a user-supplied message enum: every variant needs a handler.
+#[derive(Debug, Clone, Message)]
+enum Calc {
+    Add(i64, i64),
+    Neg(i64),
+    Describe,
+}
+
+struct Calculator;
+
+#[actor(msg = Calc)]
+impl Calculator {
+    async fn add(&mut self, a: i64, b: i64) -> i64 {
+        a + b
+    }
+    async fn neg(&mut self, _ctx: &mut ActorCtx<Self>, a: i64) -> i64 {
+        -a
+    }
+    async fn describe(&mut self, ctx: &mut ActorCtx<Self>) -> String {
+        format!("calculator at {}", ctx.myself().id())
+    }
+}
+
+#[tokio::test]
+async fn enum_actor_dispatches_every_variant() {
+    let node = Node::builder().node_id("calc").start().await.unwrap();
+    let calc = node.spawn_actor(Calculator);
+    assert_eq!(calc.ask::<i64>(Calc::Add(2, 3)).await.unwrap(), 5);
+    assert_eq!(calc.ask::<i64>(Calc::Neg(7)).await.unwrap(), -7);
+    let d: String = calc.ask(Calc::Describe).await.unwrap();
+    assert!(d.starts_with("calculator at calc#"), "{d}");
+}
+
+#[tokio::test]
+async fn typed_actors_across_nodes_and_spawn_by_name() {
+    let server = support::nodes::builder("typed-server")
+        .actor::<Counter>()
+        .start()
+        .await
+        .unwrap();
+    let client = support::nodes::node("typed-client").await;
+    client
+        .connect(&support::nodes::addr(&server))
+        .await
+        .unwrap();
+    let remote: PortRef<CounterMsg> = client
+        .spawn_actor_on::<Counter>("typed-server", (40,))
+        .unwrap();
+    assert_eq!(remote.id().node(), "typed-server");
+    client.tell(&remote, CounterMsg::Add(2)).unwrap();
+    let n: i64 = client
+        .ask(&remote, CounterMsg::Get)
+        .timeout(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(n, 42);
+
+    // A dynamic spawn with bad init arguments kills the port with die.
+    let bad = client
+        .spawn("typed-server", "test::Counter", msg!["forty"])
+        .unwrap();
+    let reason = within("death", client.monitor(&bad)).await;
+    assert_eq!(reason[0], Value::from("no_such_port"), "{reason:?}");
+
+    // tell to a remote calculator port through the typed API
+    let (a, b) = pair("typed-a", "typed-b").await;
+    let calc = b.spawn_actor(Calculator);
+    let r: PortRef<Calc> = calc.port_ref();
+    assert_eq!(
+        a.ask::<Calc, i64>(&r, Calc::Add(20, 22))
+            .timeout(Duration::from_secs(5))
+            .await
+            .unwrap(),
+        42
+    );
+}
