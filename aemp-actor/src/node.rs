@@ -305,7 +305,7 @@ impl NodeInner {
                 if let Some(peer) = self.known_peer(&node) {
                     let mut st = peer.state();
                     if let Some(link) = &st.link {
-                        let _ = link.sender.send_now("", &kil0_body(&port, reason));
+                        let _ = crate::peer::put(&link.sender, "", &kil0_body(&port, reason));
                     }
                     st.lmon.remove(&port);
                 }
@@ -366,7 +366,7 @@ impl NodeInner {
             let body = vec![Value::from("mon1"), Value::from(name)];
             match &st.link {
                 Some(link) => {
-                    let _ = link.sender.send_now("", &body);
+                    let _ = crate::peer::put(&link.sender, "", &body);
                 }
                 None => {
                     st.queue_push("", body);

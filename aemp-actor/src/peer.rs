@@ -96,6 +96,51 @@ impl Peer {
     }
 }
 
+/// Puts `[name, body...]` on a link. On a JSON link, byte strings (which Perl nodes send
+/// for most of their strings over CBOR) go out as JSON strings, read as Perl reads them
+/// (UTF-8, else Latin-1): to Perl they are strings, and JSON::XS would write them so. The
+/// transport itself refuses bytes in JSON; this is the kernel's decision, made here only.
+pub(crate) fn put(
+    sender: &Sender,
+    name: &str,
+    body: &[Value],
+) -> Result<(), aemp_transport::Error> {
+    match sender.send_now(name, body) {
+        Err(aemp_transport::Error::Encode {
+            framing: aemp_transport::Framing::Json,
+            ..
+        }) if has_bytes(body) => {
+            let body: Vec<Value> = body.iter().map(bytes_as_text).collect();
+            sender.send_now(name, &body)
+        }
+        other => other,
+    }
+}
+
+fn has_bytes(values: &[Value]) -> bool {
+    values.iter().any(|v| match v {
+        Value::Bytes(_) => true,
+        Value::Array(a) => has_bytes(a),
+        Value::Map(m) => m
+            .iter()
+            .any(|(k, v)| has_bytes(std::slice::from_ref(k)) || has_bytes(std::slice::from_ref(v))),
+        _ => false,
+    })
+}
+
+fn bytes_as_text(v: &Value) -> Value {
+    match v {
+        Value::Bytes(_) => Value::Text(v.to_text().map(|t| t.into_owned()).unwrap_or_default()),
+        Value::Array(a) => Value::Array(a.iter().map(bytes_as_text).collect()),
+        Value::Map(m) => Value::Map(
+            m.iter()
+                .map(|(k, v)| (bytes_as_text(k), bytes_as_text(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// The reason monitors get when a node is lost: `["transport_error", node, text]`.
 pub(crate) fn transport_error(node: &str, text: &str) -> Vec<Value> {
     vec![
@@ -117,7 +162,7 @@ impl NodeInner {
     ) -> Result<(), crate::Error> {
         let mut st = peer.state();
         if let Some(link) = &st.link {
-            return match link.sender.send_now(name, &body) {
+            return match put(&link.sender, name, &body) {
                 Ok(()) => Ok(()),
                 // The link is going down: its monitors fire, as for any message in flight.
                 Err(e) if e.is_fatal() => Ok(()),
@@ -256,7 +301,7 @@ impl NodeInner {
             st.generation += 1;
             let generation = st.generation;
             for (name, body) in std::mem::take(&mut st.queue) {
-                if let Err(e) = sender.send_now(&name, &body) {
+                if let Err(e) = put(&sender, &name, &body) {
                     tracing::warn!(node = %peer.id, port = %name, error = %e, "message queued while connecting cannot be sent");
                 }
             }
