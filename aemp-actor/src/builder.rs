@@ -35,19 +35,22 @@ pub const DEFAULT_CONNECT_INTERVAL: Duration = Duration::from_secs(2);
 /// ```
 #[derive(Default)]
 pub struct NodeBuilder {
-    node_id: Option<String>,
-    binds: Vec<String>,
-    secret: Option<String>,
-    cert_pem: Option<Vec<u8>>,
-    framings: Option<Vec<Framing>>,
-    auth_offer: Option<Vec<AuthMethod>>,
-    auth_accept: Option<Vec<AuthMethod>>,
-    monitor_timeout: Option<Duration>,
-    connect_interval: Option<Duration>,
-    heartbeat: Option<Option<Heartbeat>>,
-    functions: HashMap<String, BoxFunction>,
-    spawnables: HashMap<String, Spawnable>,
-    errors: Vec<Error>,
+    pub(crate) node_id: Option<String>,
+    pub(crate) binds: Vec<String>,
+    pub(crate) seeds: Vec<String>,
+    /// Set by `profile()`: applied at `start()` to what was not set explicitly.
+    pub(crate) profile: Option<String>,
+    pub(crate) secret: Option<String>,
+    pub(crate) cert_pem: Option<Vec<u8>>,
+    pub(crate) framings: Option<Vec<Framing>>,
+    pub(crate) auth_offer: Option<Vec<AuthMethod>>,
+    pub(crate) auth_accept: Option<Vec<AuthMethod>>,
+    pub(crate) monitor_timeout: Option<Duration>,
+    pub(crate) connect_interval: Option<Duration>,
+    pub(crate) heartbeat: Option<Option<Heartbeat>>,
+    pub(crate) functions: HashMap<String, BoxFunction>,
+    pub(crate) spawnables: HashMap<String, Spawnable>,
+    pub(crate) errors: Vec<Error>,
 }
 
 impl std::fmt::Debug for NodeBuilder {
@@ -72,6 +75,13 @@ impl NodeBuilder {
     /// dial out.
     pub fn bind(mut self, addr: impl Into<String>) -> Self {
         self.binds.push(addr.into());
+        self
+    }
+
+    /// A seed node's address (`host:port`), to join the network through (see
+    /// `docs/semantics.md`, seeds). May be given several times.
+    pub fn seed(mut self, addr: impl Into<String>) -> Self {
+        self.seeds.push(addr.into());
         self
     }
 
@@ -256,6 +266,8 @@ impl NodeBuilder {
             let task = tokio::spawn(accept_loop(listener, Arc::downgrade(&inner)));
             lock(&inner.tasks).push(task);
         }
+        *lock(&inner.seed_ids) = vec![None; self.seeds.len()];
+        inner.start_global(std::mem::take(&mut self.seeds));
         Ok(Node { inner })
     }
 }

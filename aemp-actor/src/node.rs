@@ -84,6 +84,9 @@ pub(crate) struct NodeInner {
     pub(crate) listen_addrs: Mutex<Vec<SocketAddr>>,
     pub(crate) tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     shutting_down: AtomicBool,
+    pub(crate) global: crate::global::Global,
+    /// The node id behind each seed address, once connected.
+    pub(crate) seed_ids: Mutex<Vec<Option<String>>>,
 }
 
 /// A node: ports, connections to other nodes, and the node port's services. Cheap to clone;
@@ -157,7 +160,45 @@ impl NodeInner {
             listen_addrs: Mutex::default(),
             tasks: Mutex::default(),
             shutting_down: AtomicBool::new(false),
+            global: crate::global::Global::new(&tokio::runtime::Handle::current()),
+            seed_ids: Mutex::default(),
         })
+    }
+
+    pub(crate) fn listen_addrs_now(&self) -> Vec<SocketAddr> {
+        lock(&self.listen_addrs).clone()
+    }
+
+    /// A channel of node events, for the kernel's own use.
+    pub(crate) fn subscribe_events(&self) -> mpsc::UnboundedReceiver<NodeEvent> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.subscribers).add(Subscriber::Channel(tx));
+        rx
+    }
+
+    /// Connects to the node at `addr`; its id once the connection is up.
+    pub(crate) async fn connect_addr(self: &Arc<Self>, addr: &str) -> Result<String, Error> {
+        let config = self.dial_config();
+        let add = |peer: &Peer| {
+            let mut st = peer.state();
+            if !st.addresses.iter().any(|a| a == addr) {
+                st.addresses.insert(0, addr.to_owned());
+            }
+        };
+        match aemp_transport::connect(addr, &config).await {
+            Ok(conn) => {
+                let id = conn.info().node_id.clone();
+                let peer = self.peer(&id);
+                add(&peer);
+                self.register_link(&peer, conn, Origin::Explicit);
+                Ok(id)
+            }
+            Err(aemp_transport::Error::AlreadyConnected { node }) => {
+                add(&self.peer(&node));
+                Ok(node)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub(crate) fn transport_nodelay(&self) -> bool {
@@ -677,28 +718,7 @@ impl Node {
     /// Connects to the node listening at `addr` and returns its id once the connection is up
     /// (at once if it is up already). The address is remembered for reconnecting.
     pub async fn connect(&self, addr: &str) -> Result<String, Error> {
-        let config = self.inner.dial_config();
-        match aemp_transport::connect(addr, &config).await {
-            Ok(conn) => {
-                let id = conn.info().node_id.clone();
-                let peer = self.inner.peer(&id);
-                self.add_peer_address(&peer, addr);
-                self.inner.register_link(&peer, conn, Origin::Explicit);
-                Ok(id)
-            }
-            Err(aemp_transport::Error::AlreadyConnected { node }) => {
-                self.add_peer_address(&self.inner.peer(&node), addr);
-                Ok(node)
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    fn add_peer_address(&self, peer: &Peer, addr: &str) {
-        let mut st = peer.state();
-        if !st.addresses.iter().any(|a| a == addr) {
-            st.addresses.insert(0, addr.to_owned());
-        }
+        self.inner.connect_addr(addr).await
     }
 
     /// Sets the addresses of `node`, tried in turn when a message needs a connection.

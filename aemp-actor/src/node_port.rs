@@ -119,6 +119,11 @@ impl NodeInner {
                     _ => tracing::warn!(node = src, "malformed spawn request"),
                 }
             }
+            other if other.starts_with("g_") => {
+                if !self.global_request(src, other, args) {
+                    tracing::debug!(node = src, request = other, "unknown global protocol request, ignored");
+                }
+            }
             other => match self.functions.get(other) {
                 Some(f) => {
                     let node = Node {

@@ -185,9 +185,17 @@ impl NodeInner {
     }
 
     async fn dial(self: Arc<Self>, peer: Arc<Peer>) {
-        let addresses = peer.state().addresses.clone();
+        let mut addresses = peer.state().addresses.clone();
         if addresses.is_empty() {
-            return self.dial_failed(&peer, "no known address");
+            // Ask the global database (or our master, with g_find) where the node listens.
+            let found = tokio::time::timeout(self.settings.connect_interval, self.find_node(&peer.id)).await;
+            match found {
+                Ok(Some(found)) => {
+                    peer.state().addresses = found.clone();
+                    addresses = found;
+                }
+                _ => return self.dial_failed(&peer, "no known address"),
+            }
         }
         let config = self.dial_config();
         let started = tokio::time::Instant::now();

@@ -194,6 +194,11 @@ impl Config {
         self
     }
 
+    /// The configured `monitor_timeout`.
+    pub fn monitor_timeout_value(&self) -> Duration {
+        self.monitor_timeout
+    }
+
     /// TCP_NODELAY on connections we make or accept (default on).
     pub fn nodelay(mut self, on: bool) -> Self {
         self.nodelay = on;
