@@ -1,7 +1,7 @@
 //! `#[actor]`: an `impl` block of async handlers becomes an actor.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, LitStr, Pat, ReturnType, Type};
@@ -62,20 +62,26 @@ fn is_ctx(ty: &Type) -> bool {
 
 fn handler(method: ImplItemFn) -> syn::Result<Handler> {
     let sig = &method.sig;
-    match sig.inputs.first() {
+    let first = sig.inputs.first();
+    match first {
         Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_some() => {}
-        _ => return Err(syn::Error::new(
-            sig.ident.span(),
-            format!(
-                "the handler `{}` must take `&mut self` (the actor's state) as its first parameter",
-                sig.ident
-            ),
-        )),
+        _ => {
+            let msg = format!(
+                "the handler `{}` must take `&mut self` (the actor's state) as its first \
+                 parameter: `async fn {}(&mut self, ...)`",
+                sig.ident, sig.ident
+            );
+            return Err(match first {
+                Some(FnArg::Receiver(r)) => syn::Error::new_spanned(r, msg),
+                _ => syn::Error::new(sig.ident.span(), msg),
+            });
+        }
     }
-    if !sig.generics.params.is_empty() {
-        return Err(syn::Error::new(
-            sig.generics.span(),
-            "handlers cannot be generic: a message has one concrete type per field",
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        return Err(syn::Error::new_spanned(
+            &sig.generics,
+            "handlers cannot be generic: each parameter is a message field with one concrete \
+             type; remove the generics and use concrete types",
         ));
     }
     let mut params = Vec::new();
@@ -87,20 +93,23 @@ fn handler(method: ImplItemFn) -> syn::Result<Handler> {
             continue;
         }
         if is_ctx(&pt.ty) {
-            return Err(syn::Error::new(
-                pt.ty.span(),
-                "the context `&mut ActorCtx<Self>` must be the first parameter after `&mut self`",
+            return Err(syn::Error::new_spanned(
+                pt,
+                format!(
+                    "the context `&mut ActorCtx<Self>` must be the first parameter after \
+                     `&mut self`: `async fn {}(&mut self, ctx: &mut ActorCtx<Self>, ...)`",
+                    sig.ident
+                ),
             ));
         }
-        let name = match &*pt.pat {
-            Pat::Ident(p) => p.ident.clone(),
-            other => {
-                return Err(syn::Error::new(
-                    other.span(),
-                    "handler parameters must be plain names (they become the message's fields)",
-                ))
-            }
+        let Pat::Ident(name) = &*pt.pat else {
+            return Err(syn::Error::new_spanned(
+                &pt.pat,
+                "handler parameters must be plain names (they become the message's fields): \
+                 bind it to a name, as in `pair: (i64, i64)`, and destructure it in the body",
+            ));
         };
+        let name = name.ident.clone();
         params.push((name, (*pt.ty).clone()));
     }
     Ok(Handler {
@@ -148,10 +157,19 @@ pub(crate) fn expand(args: Args, item: ItemImpl) -> syn::Result<TokenStream> {
             ImplItem::Fn(mut f) => {
                 if let Some(pos) = f.attrs.iter().position(|a| a.path().is_ident("init")) {
                     f.attrs.remove(pos);
-                    if f.sig.asyncness.is_some()
-                        || matches!(f.sig.inputs.first(), Some(FnArg::Receiver(_)))
-                    {
-                        return Err(syn::Error::new(f.sig.ident.span(), "the #[init] function is a plain `fn(args...) -> Self` (or `-> Result<Self, E>`), without `self` and not async"));
+                    const INIT: &str = "the #[init] function is a plain `fn new(args...) -> Self` \
+                                        (or `-> Result<Self, E>`)";
+                    if let Some(a) = &f.sig.asyncness {
+                        return Err(syn::Error::new(
+                            a.span,
+                            format!("{INIT}: it must not be async; remove `async` and do async setup in `async fn started`"),
+                        ));
+                    }
+                    if let Some(FnArg::Receiver(r)) = f.sig.inputs.first() {
+                        return Err(syn::Error::new_spanned(
+                            r,
+                            format!("{INIT}: it builds the actor, so it takes no `self`"),
+                        ));
                     }
                     if init.replace(f.clone()).is_some() {
                         return Err(syn::Error::new(
@@ -176,7 +194,8 @@ pub(crate) fn expand(args: Args, item: ItemImpl) -> syn::Result<TokenStream> {
     if handlers.is_empty() && args.msg.is_none() {
         return Err(syn::Error::new(
             self_name.span(),
-            "an actor needs at least one `async fn name(&mut self, ctx: &mut ActorCtx<Self>, fields...)` handler",
+            "an actor needs at least one handler: `async fn name(&mut self, ctx: &mut ActorCtx<Self>, fields...)` \
+             (a non-async fn is a plain method, not a handler)",
         ));
     }
 
@@ -208,7 +227,8 @@ pub(crate) fn expand(args: Args, item: ItemImpl) -> syn::Result<TokenStream> {
                 last.arguments = syn::PathArguments::None;
             }
             let methods = handlers.into_iter().map(|h| with_ctx(h, &rt));
-            let handler_impl = quote! {
+            // Spanned at the type, so "not all trait items implemented" points at `impl Type`.
+            let handler_impl = quote_spanned! {self_ty.span()=>
                 #[allow(refining_impl_trait)]
                 impl #trait_path for #self_ty {
                     #(#methods)*

@@ -39,17 +39,34 @@ pub fn actor(attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(a) => a,
         Err(e) => return e.to_compile_error().into(),
     };
-    let item =
-        match syn::parse::<syn::ItemImpl>(item) {
-            Ok(i) => i,
-            Err(e) => return syn::Error::new(
-                e.span(),
-                "#[actor] goes on an `impl MyActor { async fn handler(&mut self, ...) ... }` block",
-            )
-            .to_compile_error()
-            .into(),
-        };
+    let item = match syn::parse::<syn::ItemImpl>(item.clone()) {
+        Ok(i) => i,
+        Err(e) => return not_an_impl(item, e).to_compile_error().into(),
+    };
     actor::expand(args, item)
         .unwrap_or_else(|e| e.to_compile_error())
         .into()
+}
+
+/// The error for `#[actor]` on something other than an `impl` block, naming what it is.
+fn not_an_impl(item: TokenStream, e: syn::Error) -> syn::Error {
+    use syn::Item;
+    const FIX: &str =
+        "#[actor] goes on an `impl MyActor { async fn handler(&mut self, ...) ... }` block";
+    // (what it is, its name, whether it is a type that can have an impl block)
+    let (what, name, is_type) = match syn::parse::<Item>(item) {
+        Ok(Item::Struct(i)) => ("a struct", i.ident, true),
+        Ok(Item::Enum(i)) => ("an enum", i.ident, true),
+        Ok(Item::Union(i)) => ("a union", i.ident, true),
+        Ok(Item::Fn(i)) => ("a function", i.sig.ident, false),
+        Ok(Item::Trait(i)) => ("a trait", i.ident, false),
+        Ok(Item::Mod(i)) => ("a module", i.ident, false),
+        _ => return syn::Error::new(e.span(), FIX),
+    };
+    let msg = if is_type {
+        format!("{FIX}, not on {what}: put it on `impl {name} {{ ... }}` instead")
+    } else {
+        format!("{FIX}, not on {what}")
+    };
+    syn::Error::new(name.span(), msg)
 }

@@ -3,6 +3,7 @@
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, LitStr};
 
 use crate::names::{runtime, snake_case};
@@ -45,7 +46,9 @@ fn shape(
     let tag = tag_attr(attrs)?;
     let (tag, tag_span) = match tag {
         Some(t) if t.value().is_empty() => {
-            return Err(syn::Error::new(t.span(), "a message tag must not be empty"))
+            const EMPTY: &str = "a message tag must not be empty: give it a name, as in \
+                #[message(tag = \"join\")], or remove the attribute to use the snake_case name";
+            return Err(syn::Error::new(t.span(), EMPTY));
         }
         Some(t) => (t.value(), t.span()),
         None => (default_tag, span),
@@ -121,7 +124,7 @@ pub(crate) fn shapes(input: &DeriveInput) -> syn::Result<Vec<Shape>> {
                 .unwrap_or_default();
             return Err(syn::Error::new(
                 s.tag_span,
-                format!("duplicate message tag \"{}\" (also used by {what}): give one of them #[message(tag = \"...\")]", s.tag),
+                format!("duplicate message tag \"{}\" (also used by `{what}`): give one of them another #[message(tag = \"...\")]", s.tag),
             ));
         }
     }
@@ -141,13 +144,18 @@ pub(crate) fn message_impl(
         let tag = &s.tag;
         let binds = &s.binds;
         let pattern = pattern(s, binds);
-        let names = s.fields.iter().map(|(n, _)| n);
+        // Spanned at the field's type, so that "`T: Serialize` is not satisfied" points at it.
+        // (Only the path: the locals keep the macro's hygiene; `__p` is an item, not a local.)
+        let pushes = s.fields.iter().zip(binds).map(|((name, ty), b)| {
+            let encode = quote_spanned!(ty.span()=> __p::encode::<#ty>);
+            quote! { __v.push(#encode(#tag, #name, &#b)?); }
+        });
         let n = s.fields.len() + 1;
         quote! {
             #pattern => {
                 let mut __v = ::std::vec::Vec::with_capacity(#n);
                 __v.push(#rt::Value::from(#tag));
-                #( __v.push(__p::encode(#tag, #names, &#binds)?); )*
+                #(#pushes)*
                 __v
             }
         }
@@ -155,11 +163,14 @@ pub(crate) fn message_impl(
     let decode_arms = shapes.iter().map(|s| {
         let tag = &s.tag;
         let binds = &s.binds;
-        let names = s.fields.iter().map(|(n, _)| n);
+        let lets = s.fields.iter().zip(binds).map(|((name, ty), b)| {
+            let decode = quote_spanned!(ty.span()=> __p::decode::<#ty>);
+            quote! { let #b = #decode(&__tag, #name, __rest.next())?; }
+        });
         let build = pattern(s, binds);
         quote! {
             #tag => {
-                #( let #binds = __p::decode(&__tag, #names, __rest.next())?; )*
+                #(#lets)*
                 #build
             }
         }

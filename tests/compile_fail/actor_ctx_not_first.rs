@@ -1,0 +1,10 @@
+use aemp::actor;
+
+struct Counter;
+
+#[actor]
+impl Counter {
+    async fn add(&mut self, k: i64, ctx: &mut aemp::ActorCtx<Self>) {}
+}
+
+fn main() {}

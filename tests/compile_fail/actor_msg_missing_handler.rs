@@ -1,0 +1,18 @@
+use aemp::{actor, Message};
+
+#[derive(Message)]
+enum Calc {
+    Add(i64, i64),
+    Neg(i64),
+}
+
+struct Calculator;
+
+#[actor(msg = Calc)]
+impl Calculator {
+    async fn add(&mut self, a: i64, b: i64) -> i64 {
+        a + b
+    }
+}
+
+fn main() {}

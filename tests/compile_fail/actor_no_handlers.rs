@@ -1,0 +1,10 @@
+use aemp::actor;
+
+struct Counter;
+
+#[actor]
+impl Counter {
+    fn helper(&self) {}
+}
+
+fn main() {}

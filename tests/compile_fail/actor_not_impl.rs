@@ -1,0 +1,8 @@
+use aemp::actor;
+
+#[actor]
+struct Counter {
+    n: i64,
+}
+
+fn main() {}

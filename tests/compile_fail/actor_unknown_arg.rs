@@ -1,0 +1,10 @@
+use aemp::actor;
+
+struct Counter;
+
+#[actor(name = "counter")]
+impl Counter {
+    async fn add(&mut self, k: i64) {}
+}
+
+fn main() {}

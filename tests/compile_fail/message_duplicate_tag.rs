@@ -1,0 +1,10 @@
+use aemp::Message;
+
+#[derive(Message)]
+enum Chat {
+    Join(String),
+    #[message(tag = "join")]
+    Enter(String),
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use aemp::Message;
+
+#[derive(Message)]
+enum Chat {
+    #[message(tag = "")]
+    Join(String),
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use aemp::Message;
+
+struct Opaque;
+
+#[derive(Message)]
+enum Chat {
+    Join(Opaque),
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+use aemp::Message;
+
+#[derive(Message)]
+enum Chat {
+    #[message(name = "join")]
+    Join(String),
+}
+
+fn main() {}
