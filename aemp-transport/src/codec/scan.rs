@@ -6,6 +6,8 @@
 //! is buffered; only then is the item decoded, once. Without this, a large message arriving
 //! in many reads would be re-parsed from its start on every read (quadratic time).
 
+use super::cbor::{head, Head, Malformed, INDEFINITE};
+
 /// What a scan found.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Scan {
@@ -44,52 +46,34 @@ pub(super) struct CborScan {
 impl CborScan {
     fn advance(&mut self, buf: &[u8]) -> Scan {
         loop {
-            let Some(&initial) = buf.get(self.pos) else {
-                return Scan::Incomplete;
+            let Head {
+                major,
+                info,
+                arg,
+                size: header,
+            } = match head(buf, self.pos) {
+                Ok(Some(h)) => h,
+                Ok(None) => return Scan::Incomplete,
+                Err(Malformed) => return Scan::Decode,
             };
-            let (major, info) = (initial >> 5, initial & 0x1f);
-            let extra = match info {
-                0..=23 => 0,
-                24 => 1,
-                25 => 2,
-                26 => 4,
-                27 => 8,
-                31 => {
-                    // Indefinite length: arrays, maps and strings open; 0xff is a break.
-                    match major {
-                        2..=5 => {
-                            self.pos += 1;
-                            self.open.push(None);
-                            continue;
-                        }
-                        7 => {
-                            self.pos += 1;
-                            match self.open.pop() {
-                                Some(None) => {
-                                    if let Some(end) = self.item_done() {
-                                        return Scan::Complete(end);
-                                    }
-                                    continue;
-                                }
-                                _ => return Scan::Decode,
-                            }
-                        }
-                        _ => return Scan::Decode,
-                    }
+            if info == INDEFINITE {
+                self.pos += 1;
+                if major != 7 {
+                    // An indefinite-length array, map or string opens.
+                    self.open.push(None);
+                    continue;
                 }
-                _ => return Scan::Decode,
-            };
-            let Some(arg_bytes) = buf.get(self.pos + 1..self.pos + 1 + extra) else {
-                return Scan::Incomplete;
-            };
-            let arg = if extra == 0 {
-                u64::from(info)
-            } else {
-                arg_bytes
-                    .iter()
-                    .fold(0u64, |acc, &b| acc << 8 | u64::from(b))
-            };
-            let header = 1 + extra;
+                // A break.
+                match self.open.pop() {
+                    Some(None) => {
+                        if let Some(end) = self.item_done() {
+                            return Scan::Complete(end);
+                        }
+                        continue;
+                    }
+                    _ => return Scan::Decode,
+                }
+            }
             match major {
                 2 | 3 => {
                     let Some(end) = usize::try_from(arg)
