@@ -195,6 +195,7 @@ impl NodeBuilder {
 
     /// Binds the listeners and starts the node (on the current tokio runtime).
     pub async fn start(mut self) -> Result<Node, Error> {
+        crate::profile::apply(&mut self)?;
         if let Some(e) = self.errors.drain(..).next() {
             return Err(e);
         }

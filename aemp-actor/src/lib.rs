@@ -42,6 +42,7 @@ mod node_port;
 mod peer;
 mod port;
 mod port_id;
+pub mod profile;
 pub mod typed;
 
 pub use aemp_transport::{msg, Framing, Value};
@@ -55,3 +56,4 @@ pub use monitor::{MonGuard, Monitor};
 pub use node::{Heartbeat, Node};
 pub use node_port::BUILTIN_REQUESTS;
 pub use port_id::PortId;
+pub use profile::{Profile, ProfileError, RcFile};

@@ -1,66 +1,126 @@
-//! `aemp run`: a node, until SIGINT or SIGTERM.
+//! `aemp run`: a node from a profile and flags, until SIGINT or SIGTERM.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use aemp::actor::profile::{bind_address, expand_node_id, nodename, seed_address, RcFile};
 use aemp::{services, Framing, Node, NodeEvent};
 use clap::Args;
 
-/// Run a node with the services compiled into this binary (`aemp::echo`, `aemp::sequence`),
-/// logging one line per node up or down, until SIGINT or SIGTERM.
+/// The services compiled into this binary, which a profile's `services` may name.
+const SERVICES: &[&str] = &[services::ECHO, services::SEQUENCE];
+
+/// Run a node from a profile of the rc file and flags (the flags win), with the services
+/// compiled into this binary (`aemp::echo`, `aemp::sequence`; a profile's `services` start
+/// instances, registered under their names). Logs one line per node up or down (AEMP_LOG
+/// sets the level), prints `aemp run: node ID listening on ADDR`, and stops gracefully on
+/// SIGINT or SIGTERM.
 #[derive(Debug, Args)]
 pub(crate) struct Run {
-    /// The node id (default: aemp/<random>). A trailing `/` adds a random part.
+    /// The profile (default: the host name, as AnyEvent::MP).
+    #[arg(value_name = "PROFILE")]
+    profile_arg: Option<String>,
+    /// The profile, as an option.
+    #[arg(long, value_name = "NAME", conflicts_with = "profile_arg")]
+    profile: Option<String>,
+    /// The node id (default: the profile's, else PROFILE/). `%n`: the host name; `%u` and a
+    /// trailing `/`: random characters.
     #[arg(long, value_name = "ID")]
     node_id: Option<String>,
-    /// Listen on HOST:PORT (port 0: any free port). May be repeated.
+    /// Listen on HOST:PORT (`*`: every interface; port 0 or `*`: any free port). Repeatable;
+    /// default: the profile's binds, else `*`.
     #[arg(long, value_name = "HOST:PORT")]
     bind: Vec<String>,
-    /// The shared secret.
+    /// A seed to join through (repeatable; default: the profile's seeds). The node keeps a
+    /// connection to each (AnyEvent::MP's seeds).
+    #[arg(long, value_name = "HOST:PORT")]
+    seed: Vec<String>,
+    /// The shared secret (default: the profile's).
     #[arg(long)]
     secret: Option<String>,
-    /// A PEM file with the private key and certificate (TLS).
+    /// A PEM file with the private key and certificate, for TLS (default: the profile's).
     #[arg(long, value_name = "PEM")]
     cert: Option<PathBuf>,
     /// The framings to accept, in order of preference.
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     framing: Vec<Framing>,
-    /// Connect to the node at HOST:PORT on start. May be repeated.
+    /// Connect to the node at HOST:PORT on start. Repeatable.
     #[arg(long, value_name = "HOST:PORT")]
     connect: Vec<String>,
 }
 
 impl Run {
     pub(crate) async fn run(self) -> Result<(), String> {
-        if self.secret.is_none() && self.cert.is_none() {
-            return Err(
-                "no secret or certificate configured: pass --secret SECRET or --cert PEMFILE"
-                    .into(),
-            );
+        let name = self
+            .profile
+            .clone()
+            .or(self.profile_arg.clone())
+            .unwrap_or_else(nodename);
+        let rc = RcFile::load().map_err(|e| {
+            format!("{e} (the file was left as it is: fix it, or move it away to start anew)")
+        })?;
+        let profile = rc
+            .profile_settings(&name)
+            .map_err(|e| format!("profile {name}: {e}"))?;
+        if self.secret.is_none()
+            && self.cert.is_none()
+            && profile.secret.is_none()
+            && profile.cert.is_none()
+        {
+            return Err(format!(
+                "no secret or certificate configured for profile {name}: run `aemp gensecret` \
+                 (or `aemp profile {name} gensecret`), or pass --secret SECRET or --cert PEMFILE"
+            ));
         }
+        if let Some(unknown) = profile
+            .services
+            .iter()
+            .find(|s| !SERVICES.contains(&s.name.as_str()))
+        {
+            return Err(format!(
+                "profile {name}: service {} is not compiled into this binary (it has {})",
+                unknown.name,
+                SERVICES.join(", ")
+            ));
+        }
+
         let mut builder = services::register(Node::builder());
-        if let Some(id) = self.node_id {
-            builder = builder.node_id(id);
+        if let Some(id) = &self.node_id {
+            builder = builder.node_id(expand_node_id(id));
         }
-        for bind in self.bind {
-            builder = builder.bind(bind);
+        for bind in &self.bind {
+            builder = builder.bind(bind_address(bind));
         }
-        if let Some(secret) = self.secret {
-            builder = builder.secret(secret);
+        for seed in &self.seed {
+            builder = builder.seed(seed_address(seed));
+        }
+        if let Some(secret) = &self.secret {
+            builder = builder.secret(secret.clone());
         }
         if let Some(path) = &self.cert {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("cannot read certificate {}: {e}", path.display()))?;
-            builder = builder.cert_pem(pem);
+            builder = builder.cert_pem(crate::chain::read_pem(path)?);
         }
         if !self.framing.is_empty() {
-            builder = builder.framings(self.framing);
+            builder = builder.framings(self.framing.clone());
         }
-        let node = builder.start().await.map_err(|e| e.to_string())?;
+        let services = profile.services.clone();
+        let node = profile
+            .apply_to(builder)
+            .map_err(|e| format!("profile {name}: {e}"))?
+            .start()
+            .await
+            .map_err(|e| e.to_string())?;
         let echo = node
             .spawn(node.id(), services::ECHO, vec![])
             .map_err(|e| e.to_string())?;
         node.register("echo", &echo);
+        for service in &services {
+            let port = node
+                .spawn(node.id(), &service.name, service.args.clone())
+                .map_err(|e| e.to_string())?;
+            node.register(&service.name, &port);
+            tracing::info!("service {} started as {port}", service.name);
+        }
         let _events = node.mon_nodes(|event| match event {
             NodeEvent::Up(id) => tracing::info!("node {id} up"),
             NodeEvent::Down(id, reason) => {
