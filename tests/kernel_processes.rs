@@ -55,7 +55,13 @@ async fn run_node(id: &str) -> NodeProcess {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_million_messages_in_order_to_another_process() {
     let proc = run_node("proc-seq").await;
-    let local = node("seq-sender").await;
+    // A bulk transfer on a loaded two-core machine: a slow heartbeat (the process then
+    // allows three of our intervals too), so that CPU starvation is not taken for death.
+    let local = support::nodes::builder("seq-sender")
+        .heartbeat(aemp_actor::Heartbeat { interval: Duration::from_secs(5), timeout: Duration::from_secs(30) })
+        .start()
+        .await
+        .unwrap();
     assert_eq!(local.connect(&proc.addr).await.unwrap(), proc.id);
     let seq = local
         .spawn(&proc.id, aemp::services::SEQUENCE, vec![])

@@ -128,7 +128,7 @@ impl NodeBuilder {
         self
     }
 
-    /// The heartbeat between aemp nodes (default: every second, dead after 3 s of silence).
+    /// The heartbeat between aemp nodes (default: every second, dead after 5 s of silence).
     pub fn heartbeat(mut self, heartbeat: Heartbeat) -> Self {
         self.heartbeat = Some(Some(heartbeat));
         self

@@ -17,6 +17,14 @@ use crate::port::{lock, Port, Sink};
 use crate::port_id::split;
 use crate::{Error, PortId};
 
+/// The outcome of a dial, for the callers that joined it.
+#[derive(Clone, Debug)]
+enum DialOutcome {
+    Up(String),
+    Myself,
+    Failed(String),
+}
+
 /// An init function that may be spawned by name.
 #[derive(Clone)]
 pub(crate) enum Spawnable {
@@ -85,6 +93,8 @@ pub(crate) struct NodeInner {
     pub(crate) tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     shutting_down: AtomicBool,
     pub(crate) global: crate::global::Global,
+    /// Dials under way, by address: the callers waiting for their outcome.
+    dials: Mutex<HashMap<String, Vec<oneshot::Sender<DialOutcome>>>>,
     /// The node id behind each seed address, once connected.
     pub(crate) seed_ids: Mutex<Vec<Option<String>>>,
 }
@@ -162,6 +172,7 @@ impl NodeInner {
             shutting_down: AtomicBool::new(false),
             global: crate::global::Global::new(&tokio::runtime::Handle::current()),
             seed_ids: Mutex::default(),
+            dials: Mutex::default(),
         })
     }
 
@@ -176,8 +187,54 @@ impl NodeInner {
         rx
     }
 
-    /// Connects to the node at `addr`; its id once the connection is up.
+    /// Connects to the node at `addr` and registers the connection; its id once the
+    /// connection is up. Concurrent dials of one address share one attempt, so that a node
+    /// never makes two connections to one peer at once (the two sides could keep different
+    /// ones); the callers that joined get the outcome as text.
     pub(crate) async fn connect_addr(self: &Arc<Self>, addr: &str) -> Result<String, Error> {
+        let joined = {
+            let mut dials = lock(&self.dials);
+            match dials.get_mut(addr) {
+                Some(waiters) => {
+                    let (tx, rx) = oneshot::channel();
+                    waiters.push(tx);
+                    Some(rx)
+                }
+                None => {
+                    dials.insert(addr.to_owned(), Vec::new());
+                    None
+                }
+            }
+        };
+        if let Some(rx) = joined {
+            return match rx.await {
+                Ok(DialOutcome::Up(id)) => Ok(id),
+                Ok(DialOutcome::Myself) => Err(aemp_transport::Error::TalkingToMyself {
+                    node: self.id.to_string(),
+                }
+                .into()),
+                Ok(DialOutcome::Failed(reason)) => Err(Error::Dial {
+                    addr: addr.to_owned(),
+                    reason,
+                }),
+                Err(_) => Err(Error::Shutdown),
+            };
+        }
+        let result = self.dial_once(addr).await;
+        let outcome = match &result {
+            Ok(id) => DialOutcome::Up(id.clone()),
+            Err(Error::Transport(aemp_transport::Error::TalkingToMyself { .. })) => {
+                DialOutcome::Myself
+            }
+            Err(e) => DialOutcome::Failed(e.to_string()),
+        };
+        for waiter in lock(&self.dials).remove(addr).unwrap_or_default() {
+            let _ = waiter.send(outcome.clone());
+        }
+        result
+    }
+
+    async fn dial_once(self: &Arc<Self>, addr: &str) -> Result<String, Error> {
         let config = self.dial_config();
         let add = |peer: &Peer| {
             let mut st = peer.state();
@@ -194,8 +251,16 @@ impl NodeInner {
                 Ok(id)
             }
             Err(aemp_transport::Error::AlreadyConnected { node }) => {
-                add(&self.peer(&node));
-                Ok(node)
+                // Up already, or its own connection to us is being made: wait for that.
+                let peer = self.peer(&node);
+                add(&peer);
+                match tokio::time::timeout(self.settings.connect_interval, peer.link_up()).await {
+                    Ok(()) => Ok(node),
+                    Err(_) => Err(Error::Dial {
+                        addr: addr.to_owned(),
+                        reason: format!("{node} did not come up"),
+                    }),
+                }
             }
             Err(e) => Err(e.into()),
         }

@@ -121,7 +121,11 @@ impl NodeInner {
             }
             other if other.starts_with("g_") => {
                 if !self.global_request(src, other, args) {
-                    tracing::debug!(node = src, request = other, "unknown global protocol request, ignored");
+                    tracing::debug!(
+                        node = src,
+                        request = other,
+                        "unknown global protocol request, ignored"
+                    );
                 }
             }
             other => match self.functions.get(other) {

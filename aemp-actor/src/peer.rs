@@ -53,8 +53,6 @@ pub(crate) struct Link {
 pub(crate) enum Origin {
     /// We accepted it (and the accept hook counted it in `inbound`).
     Inbound,
-    /// We dialled the node by id (`dialing` was set).
-    Dial,
     /// We dialled an address (`Node::connect`).
     Explicit,
 }
@@ -83,7 +81,7 @@ impl Peer {
     }
 
     /// Waits until a link is up.
-    async fn link_up(&self) {
+    pub(crate) async fn link_up(&self) {
         loop {
             let woken = self.linked.notified();
             tokio::pin!(woken);
@@ -188,7 +186,9 @@ impl NodeInner {
         let mut addresses = peer.state().addresses.clone();
         if addresses.is_empty() {
             // Ask the global database (or our master, with g_find) where the node listens.
-            let found = tokio::time::timeout(self.settings.connect_interval, self.find_node(&peer.id)).await;
+            let found =
+                tokio::time::timeout(self.settings.connect_interval, self.find_node(&peer.id))
+                    .await;
             match found {
                 Ok(Some(found)) => {
                     peer.state().addresses = found.clone();
@@ -197,24 +197,21 @@ impl NodeInner {
                 _ => return self.dial_failed(&peer, "no known address"),
             }
         }
-        let config = self.dial_config();
         let started = tokio::time::Instant::now();
         let attempt = async {
             let mut last = String::new();
             let mut refused = false;
             for addr in &addresses {
-                match aemp_transport::connect(addr.as_str(), &config).await {
-                    Ok(conn) => return Ok(conn),
-                    Err(aemp_transport::Error::AlreadyConnected { .. }) => {
-                        return Err(("already connected".to_owned(), false))
-                    }
+                match self.connect_addr(addr).await {
+                    Ok(id) => return Ok(id),
                     Err(e) => {
+                        // The peer hung up after our greeting (its hook refused us).
                         refused = matches!(
-                            e,
-                            aemp_transport::Error::ClosedDuringHandshake {
+                            &e,
+                            crate::Error::Transport(aemp_transport::Error::ClosedDuringHandshake {
                                 during: "auth line"
-                            }
-                        );
+                            })
+                        ) || matches!(&e, crate::Error::Dial { reason, .. } if reason.contains("waiting for the auth line"));
                         last = format!("{addr}: {e}");
                     }
                 }
@@ -226,22 +223,19 @@ impl NodeInner {
             Err(_) => self.dial_failed(&peer, "connect timeout"),
             Ok(Err((e, refused))) => {
                 if refused && *peer.id < *self.id {
-                    // The peer hung up after our greeting: when both dial at once, the one with
-                    // the smaller id keeps its own connection. Give that one time to arrive.
+                    // When both dial at once, the one with the smaller id keeps its own
+                    // connection. Give that one time to arrive.
                     let left = deadline.saturating_sub(started.elapsed());
                     let _ = tokio::time::timeout(left, peer.link_up()).await;
                 }
                 self.dial_failed(&peer, &e)
             }
-            Ok(Ok(conn)) if conn.info().node_id == *peer.id => {
-                self.register_link(&peer, conn, Origin::Dial)
+            Ok(Ok(id)) if id == *peer.id => {
+                peer.state().dialing = false;
+                self.maybe_fail(&peer, "connection lost at once");
             }
-            Ok(Ok(conn)) => {
-                // A good connection, to another node than the one we wanted.
-                let other = conn.info().node_id.clone();
-                let other_peer = self.peer(&other);
-                self.register_link(&other_peer, conn, Origin::Explicit);
-                self.dial_failed(&peer, &format!("its address answered as node {other}"));
+            Ok(Ok(other)) => {
+                self.dial_failed(&peer, &format!("its address answered as node {other}"))
             }
         }
     }
@@ -299,7 +293,6 @@ impl NodeInner {
             let mut st = peer.state();
             match origin {
                 Origin::Inbound => st.inbound = st.inbound.saturating_sub(1),
-                Origin::Dial => st.dialing = false,
                 Origin::Explicit => {}
             }
             if st.link.is_some() || self.is_shutting_down() {

@@ -16,19 +16,25 @@ impl Node {
     /// `db_set`); every node sees it until it is deleted or this node goes down.
     /// Families starting with `'` are reserved.
     pub fn db_set(&self, family: &str, key: &str, value: Value) {
-        self.inner.db_change(family, vec![(key.to_owned(), value)], vec![]);
+        self.inner
+            .db_change(family, vec![(key.to_owned(), value)], vec![]);
     }
 
     /// Deletes keys this node set in `family` (`db_del`).
     pub fn db_del(&self, family: &str, keys: &[&str]) {
-        self.inner.db_change(family, vec![], keys.iter().map(|k| (*k).to_owned()).collect());
+        self.inner.db_change(
+            family,
+            vec![],
+            keys.iter().map(|k| (*k).to_owned()).collect(),
+        );
     }
 
     /// Sets `family`/`port` to `value` for as long as the port lives (`db_reg`): the entry
     /// goes when the port dies, or when the guard is dropped.
     pub fn db_reg(&self, family: &str, port: &PortId, value: Value) -> DbRegGuard {
         let key = port.to_string();
-        self.inner.db_change(family, vec![(key.clone(), value)], vec![]);
+        self.inner
+            .db_change(family, vec![(key.clone(), value)], vec![]);
         let node = Arc::downgrade(&self.inner);
         let (f, k) = (family.to_owned(), key.clone());
         let mon = self.mon(port, move |_reason| {
@@ -36,7 +42,13 @@ impl Node {
                 node.db_change(&f, vec![], vec![k]);
             }
         });
-        DbRegGuard { node: Arc::downgrade(&self.inner), family: family.to_owned(), key, armed: true, _mon: Some(mon) }
+        DbRegGuard {
+            node: Arc::downgrade(&self.inner),
+            family: family.to_owned(),
+            key,
+            armed: true,
+            _mon: Some(mon),
+        }
     }
 
     /// The whole family, merged from every node (`db_family`), asked of the master.
@@ -51,21 +63,37 @@ impl Node {
 
     /// The values of a family (`db_values`).
     pub async fn db_values(&self, family: &str) -> Vec<Value> {
-        self.inner.db_query("g_db_values", family).await.as_array().unwrap_or_default().to_vec()
+        self.inner
+            .db_query("g_db_values", family)
+            .await
+            .as_array()
+            .unwrap_or_default()
+            .to_vec()
     }
 
     /// Calls `f` with the family's contents at once, then on every change (`db_mon`), until
     /// the guard is dropped.
     pub fn db_mon(&self, family: &str, f: impl Fn(&DbEvent) + Send + Sync + 'static) -> DbMonGuard {
         let id = self.inner.db_subscribe(family, Sub::Callback(Box::new(f)));
-        DbMonGuard { node: Arc::downgrade(&self.inner), family: family.to_owned(), id }
+        DbMonGuard {
+            node: Arc::downgrade(&self.inner),
+            family: family.to_owned(),
+            id,
+        }
     }
 
     /// A stream of a family's contents, then its changes (`db_mon` as a stream).
     pub fn db_watch(&self, family: &str) -> DbWatch {
         let (tx, rx) = mpsc::unbounded_channel();
         let id = self.inner.db_subscribe(family, Sub::Channel(tx));
-        DbWatch { rx, _guard: DbMonGuard { node: Arc::downgrade(&self.inner), family: family.to_owned(), id } }
+        DbWatch {
+            rx,
+            _guard: DbMonGuard {
+                node: Arc::downgrade(&self.inner),
+                family: family.to_owned(),
+                id,
+            },
+        }
     }
 
     /// Registers `port` under `name` network-wide, for as long as it lives. Several ports
@@ -77,7 +105,11 @@ impl Node {
 
     /// The ports registered under `name` anywhere (the members of the group).
     pub async fn lookup_names(&self, name: &str) -> Vec<PortId> {
-        self.db_keys(name).await.iter().filter_map(|k| PortId::parse(k).ok()).collect()
+        self.db_keys(name)
+            .await
+            .iter()
+            .filter_map(|k| PortId::parse(k).ok())
+            .collect()
     }
 
     /// One port registered under `name`, if any.

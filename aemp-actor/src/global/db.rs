@@ -41,16 +41,28 @@ pub(crate) fn family_from_value(v: &Value) -> Family {
 }
 
 pub(crate) fn family_to_value(f: &Family) -> Value {
-    Value::Map(f.iter().map(|(k, v)| (Value::from(k.as_str()), v.clone())).collect())
+    Value::Map(
+        f.iter()
+            .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
+            .collect(),
+    )
 }
 
 pub(crate) fn to_value(db: &Db) -> Value {
-    Value::Map(db.iter().map(|(f, fam)| (Value::from(f.as_str()), family_to_value(fam))).collect())
+    Value::Map(
+        db.iter()
+            .map(|(f, fam)| (Value::from(f.as_str()), family_to_value(fam)))
+            .collect(),
+    )
 }
 
 /// The keys of a wire list `[key...]`.
 pub(crate) fn keys_from_value(v: &Value) -> Vec<String> {
-    v.as_array().unwrap_or_default().iter().filter_map(|k| Some(k.to_text()?.into_owned())).collect()
+    v.as_array()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|k| Some(k.to_text()?.into_owned()))
+        .collect()
 }
 
 /// Shards by node, and the merged view (which is the union: a key deleted in one shard
@@ -80,13 +92,26 @@ impl Shards {
     /// The merged database.
     pub(crate) fn all(&self) -> Db {
         let families: BTreeSet<&String> = self.shards.values().flat_map(|db| db.keys()).collect();
-        families.into_iter().map(|f| (f.clone(), self.family(f))).filter(|(_, f)| !f.is_empty()).collect()
+        families
+            .into_iter()
+            .map(|f| (f.clone(), self.family(f)))
+            .filter(|(_, f)| !f.is_empty())
+            .collect()
     }
 
     /// Applies `set`/`del` to `node`'s shard; returns the change of the merged view.
-    pub(crate) fn apply(&mut self, node: &str, family: &str, set: &[(String, Value)], del: &[String]) -> Diff {
+    pub(crate) fn apply(
+        &mut self,
+        node: &str,
+        family: &str,
+        set: &[(String, Value)],
+        del: &[String],
+    ) -> Diff {
         let keys: BTreeSet<&String> = set.iter().map(|(k, _)| k).chain(del).collect();
-        let before: Vec<(String, Option<Value>)> = keys.iter().map(|k| ((*k).clone(), self.value(family, k).cloned())).collect();
+        let before: Vec<(String, Option<Value>)> = keys
+            .iter()
+            .map(|k| ((*k).clone(), self.value(family, k).cloned()))
+            .collect();
         let shard = self.shards.entry(node.to_owned()).or_default();
         let fam = shard.entry(family.to_owned()).or_default();
         for k in del {
@@ -109,9 +134,18 @@ impl Shards {
         let before: Vec<(String, Vec<(String, Option<Value>)>)> = families
             .iter()
             .map(|f| {
-                let keys: BTreeSet<&String> =
-                    old.get(f).into_iter().flat_map(|x| x.keys()).chain(new.get(f).into_iter().flat_map(|x| x.keys())).collect();
-                (f.clone(), keys.into_iter().map(|k| (k.clone(), self.value(f, k).cloned())).collect())
+                let keys: BTreeSet<&String> = old
+                    .get(f)
+                    .into_iter()
+                    .flat_map(|x| x.keys())
+                    .chain(new.get(f).into_iter().flat_map(|x| x.keys()))
+                    .collect();
+                (
+                    f.clone(),
+                    keys.into_iter()
+                        .map(|k| (k.clone(), self.value(f, k).cloned()))
+                        .collect(),
+                )
             })
             .collect();
         match db {
@@ -122,10 +156,14 @@ impl Shards {
                 self.shards.remove(node);
             }
         }
-        before.into_iter().map(|(f, b)| {
-            let d = self.diff(&f, b);
-            (f, d)
-        }).filter(|(_, d)| !d.is_empty()).collect()
+        before
+            .into_iter()
+            .map(|(f, b)| {
+                let d = self.diff(&f, b);
+                (f, d)
+            })
+            .filter(|(_, d)| !d.is_empty())
+            .collect()
     }
 
     fn diff(&self, family: &str, before: Vec<(String, Option<Value>)>) -> Diff {
@@ -169,9 +207,22 @@ mod tests {
         let d = s.apply("b", "f", &[("k".into(), Value::from(2))], &[]);
         assert!(d.is_empty(), "a's value wins, nothing changed: {d:?}");
         let d = s.apply("a", "f", &[], &["k".into()]);
-        assert_eq!(d.set, vec![("k".to_owned(), Value::from(2))], "b's value shows through");
+        assert_eq!(
+            d.set,
+            vec![("k".to_owned(), Value::from(2))],
+            "b's value shows through"
+        );
         let changes = s.replace("b", None);
-        assert_eq!(changes, vec![("f".to_owned(), Diff { set: vec![], del: vec!["k".into()] })]);
+        assert_eq!(
+            changes,
+            vec![(
+                "f".to_owned(),
+                Diff {
+                    set: vec![],
+                    del: vec!["k".into()]
+                }
+            )]
+        );
         assert!(s.all().is_empty());
     }
 }

@@ -46,7 +46,10 @@ pub(crate) struct Subscribers {
 impl Subscribers {
     pub(crate) fn add(&mut self, family: &str, sub: Sub) -> u64 {
         self.next += 1;
-        self.by_family.entry(family.to_owned()).or_default().push((self.next, sub, true));
+        self.by_family
+            .entry(family.to_owned())
+            .or_default()
+            .push((self.next, sub, true));
         self.next
     }
 
@@ -61,7 +64,9 @@ impl Subscribers {
 
     /// Removes a subscriber; true if it was the family's last.
     pub(crate) fn remove(&mut self, family: &str, id: u64) -> bool {
-        let Some(list) = self.by_family.get_mut(family) else { return false };
+        let Some(list) = self.by_family.get_mut(family) else {
+            return false;
+        };
         list.retain(|s| s.0 != id);
         if list.is_empty() {
             self.by_family.remove(family);
@@ -86,14 +91,23 @@ fn deliver(sub: &Sub, event: &DbEvent) -> bool {
 /// Delivers changes to the subscribers in the order they happened. The channel is
 /// unbounded: it carries database changes, which the whole network writes at human rates,
 /// not per message.
-pub(crate) async fn dispatch(mut rx: mpsc::UnboundedReceiver<Notice>, subs: Arc<Mutex<Subscribers>>) {
+pub(crate) async fn dispatch(
+    mut rx: mpsc::UnboundedReceiver<Notice>,
+    subs: Arc<Mutex<Subscribers>>,
+) {
     while let Some(n) = rx.recv().await {
         let mut s = lock(&subs);
         if let Some(target) = n.initial_for {
             if target == 0 {
                 // The master's snapshot arrived: subscribers waiting for it get the contents.
                 let entries = s.seen.get(&n.family).cloned().unwrap_or_default();
-                let event = DbEvent { family: n.family.clone(), added: entries.keys().cloned().collect(), entries, changed: vec![], deleted: vec![] };
+                let event = DbEvent {
+                    family: n.family.clone(),
+                    added: entries.keys().cloned().collect(),
+                    entries,
+                    changed: vec![],
+                    deleted: vec![],
+                };
                 if let Some(list) = s.by_family.get_mut(&n.family) {
                     for sub in list.iter_mut().filter(|x| !x.2) {
                         sub.2 = true;
@@ -119,7 +133,13 @@ pub(crate) async fn dispatch(mut rx: mpsc::UnboundedReceiver<Notice>, subs: Arc<
             continue;
         }
         let before = s.seen.get(&n.family).cloned().unwrap_or_default();
-        let mut event = DbEvent { family: n.family.clone(), entries: n.entries.clone(), added: vec![], changed: vec![], deleted: n.diff.del.clone() };
+        let mut event = DbEvent {
+            family: n.family.clone(),
+            entries: n.entries.clone(),
+            added: vec![],
+            changed: vec![],
+            deleted: n.diff.del.clone(),
+        };
         for (k, _) in &n.diff.set {
             if before.contains_key(k) {
                 event.changed.push(k.clone());
@@ -144,7 +164,9 @@ pub struct DbMonGuard {
 
 impl fmt::Debug for DbMonGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DbMonGuard").field("family", &self.family).finish()
+        f.debug_struct("DbMonGuard")
+            .field("family", &self.family)
+            .finish()
     }
 }
 
@@ -165,7 +187,9 @@ pub struct DbWatch {
 
 impl fmt::Debug for DbWatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DbWatch").field("family", &self._guard.family).finish()
+        f.debug_struct("DbWatch")
+            .field("family", &self._guard.family)
+            .finish()
     }
 }
 
@@ -195,7 +219,10 @@ pub struct DbRegGuard {
 
 impl fmt::Debug for DbRegGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DbRegGuard").field("family", &self.family).field("key", &self.key).finish()
+        f.debug_struct("DbRegGuard")
+            .field("family", &self.family)
+            .field("key", &self.key)
+            .finish()
     }
 }
 

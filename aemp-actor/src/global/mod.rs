@@ -66,7 +66,9 @@ pub(crate) struct State {
 impl State {
     /// The merged value of a key (own domain first).
     fn merged_value(&self, family: &str, key: &str) -> Option<&Value> {
-        self.domain.value(family, key).or_else(|| self.remote.value(family, key))
+        self.domain
+            .value(family, key)
+            .or_else(|| self.remote.value(family, key))
     }
 
     fn merged_family(&self, family: &str) -> Family {
@@ -91,7 +93,11 @@ impl Global {
         let (notices, rx) = mpsc::unbounded_channel();
         let subscribers = Arc::new(Mutex::new(Subscribers::default()));
         runtime.spawn(events::dispatch(rx, subscribers.clone()));
-        Global { state: Mutex::default(), notices, subscribers }
+        Global {
+            state: Mutex::default(),
+            notices,
+            subscribers,
+        }
     }
 
     pub(crate) fn state(&self) -> MutexGuard<'_, State> {
@@ -120,13 +126,22 @@ impl NodeInner {
 
     fn notify(&self, family: &str, entries: Family, diff: Diff) {
         if !diff.is_empty() {
-            let _ = self.global.notices.send(Notice { family: family.to_owned(), entries, diff, initial_for: None });
+            let _ = self.global.notices.send(Notice {
+                family: family.to_owned(),
+                entries,
+                diff,
+                initial_for: None,
+            });
         }
     }
 
     /// Starts the seed connections (at node start).
     pub(crate) fn start_global(self: &Arc<Self>, seeds: Vec<String>) {
-        let addrs: Vec<String> = self.listen_addrs_now().iter().map(ToString::to_string).collect();
+        let addrs: Vec<String> = self
+            .listen_addrs_now()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         {
             let mut st = self.global.state();
             st.local.entry(LISTENERS.to_owned()).or_default().insert(
@@ -137,7 +152,8 @@ impl NodeInner {
         }
         self.global_events();
         for (i, addr) in seeds.into_iter().enumerate() {
-            self.runtime.spawn(seeds::seed_loop(Arc::downgrade(self), i, addr));
+            self.runtime
+                .spawn(seeds::seed_loop(Arc::downgrade(self), i, addr));
         }
     }
 
@@ -151,22 +167,39 @@ impl NodeInner {
             tracing::info!("becoming a global node");
             st.is_global = true;
             st.master = Some(self.id.to_string());
-            st.local.entry(GLOBALS.to_owned()).or_default().insert(self.id.to_string(), Value::Null);
+            st.local
+                .entry(GLOBALS.to_owned())
+                .or_default()
+                .insert(self.id.to_string(), Value::Null);
             let local = st.local.clone();
             let changes: Vec<(String, Diff)> = st.domain.replace(&self.id, Some(local));
-            let changes: Vec<(String, Diff)> = changes.into_iter().map(|(f, d)| { let m = merged_of_domain(&st, &f, &d); (f, m) }).collect();
+            let changes: Vec<(String, Diff)> = changes
+                .into_iter()
+                .map(|(f, d)| {
+                    let m = merged_of_domain(&st, &f, &d);
+                    (f, m)
+                })
+                .collect();
             // Families monitored here now come from our own merged view.
             let mut notices = Vec::new();
             let mirrors: Vec<(String, Family)> = st.mirrors.drain().collect();
             for (family, mirror) in mirrors {
                 let now = st.merged_family(&family);
-                notices.push((family.clone(), now.clone(), db::diff_families(&mirror, &now)));
+                notices.push((
+                    family.clone(),
+                    now.clone(),
+                    db::diff_families(&mirror, &now),
+                ));
             }
             for (family, d) in changes {
                 let entries = st.merged_family(&family);
                 notices.push((family, entries, d));
             }
-            let out: Out = self.up_peer_ids().into_iter().map(|n| (n, req("g_global", vec![]))).collect();
+            let out: Out = self
+                .up_peer_ids()
+                .into_iter()
+                .map(|n| (n, req("g_global", vec![])))
+                .collect();
             (out, notices)
         };
         let families: Vec<String> = notices.iter().map(|(f, _, _)| f.clone()).collect();
@@ -175,13 +208,22 @@ impl NodeInner {
         }
         // Subscribers that waited for a master's snapshot get the merged view instead.
         for family in families {
-            let _ = self.global.notices.send(Notice { family, entries: Family::new(), diff: Diff::default(), initial_for: Some(0) });
+            let _ = self.global.notices.send(Notice {
+                family,
+                entries: Family::new(),
+                diff: Diff::default(),
+                initial_for: Some(0),
+            });
         }
         self.send_all(out);
     }
 
     fn up_peer_ids(&self) -> Vec<String> {
-        self.all_peers().into_iter().filter(|p| p.is_up()).map(|p| p.id.to_string()).collect()
+        self.all_peers()
+            .into_iter()
+            .filter(|p| p.is_up())
+            .map(|p| p.id.to_string())
+            .collect()
     }
 
     /// Chooses a master among the connected seed nodes, if there is none.
@@ -191,7 +233,10 @@ impl NodeInner {
             if st.is_global || st.master.is_some() {
                 return;
             }
-            seed_nodes.iter().find(|n| self.known_peer(n).is_some_and(|p| p.is_up())).cloned()
+            seed_nodes
+                .iter()
+                .find(|n| self.known_peer(n).is_some_and(|p| p.is_up()))
+                .cloned()
         };
         if let Some(master) = candidate {
             self.master_set(master);
@@ -206,12 +251,18 @@ impl NodeInner {
             }
             tracing::info!(master, "master set");
             st.master = Some(master.clone());
-            let mut out: Out = vec![(master.clone(), req("g_slave", vec![db::to_value(&st.local)]))];
+            let mut out: Out = vec![(
+                master.clone(),
+                req("g_slave", vec![db::to_value(&st.local)]),
+            )];
             for (request, _) in st.pending.values() {
                 out.push((master.clone(), request.clone()));
             }
             for family in st.mirrors.keys() {
-                out.push((master.clone(), req("g_mon1", vec![Value::from(family.as_str())])));
+                out.push((
+                    master.clone(),
+                    req("g_mon1", vec![Value::from(family.as_str())]),
+                ));
             }
             out
         };
@@ -272,13 +323,23 @@ impl NodeInner {
         let set = if d.set.is_empty() {
             Value::Null
         } else {
-            Value::Map(d.set.iter().map(|(k, v)| (Value::from(k.as_str()), v.clone())).collect())
+            Value::Map(
+                d.set
+                    .iter()
+                    .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
+                    .collect(),
+            )
         };
         let del = Value::Array(d.del.iter().map(|k| Value::from(k.as_str())).collect());
         st.globals
             .iter()
             .filter(|g| **g != *self.id)
-            .map(|g| (g.clone(), req("g_upd", vec![Value::from(family), set.clone(), del.clone()])))
+            .map(|g| {
+                (
+                    g.clone(),
+                    req("g_upd", vec![Value::from(family), set.clone(), del.clone()]),
+                )
+            })
             .collect()
     }
 
@@ -291,12 +352,23 @@ impl NodeInner {
             "g_upd" => self.g_upd(src, &args),
             "g_find" => {
                 let node = text(args.first()).unwrap_or_default();
-                let binds = self.global.state().merged_value(LISTENERS, &node).cloned().unwrap_or(Value::Null);
-                self.send_all(vec![(src.to_owned(), req("g_found", vec![Value::from(node), binds]))]);
+                let binds = self
+                    .global
+                    .state()
+                    .merged_value(LISTENERS, &node)
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                self.send_all(vec![(
+                    src.to_owned(),
+                    req("g_found", vec![Value::from(node), binds]),
+                )]);
             }
             "g_found" => {
                 let node = text(args.first()).unwrap_or_default();
-                let binds = args.get(1).and_then(Value::as_array).map(|a| a.iter().filter_map(|v| text(Some(v))).collect::<Vec<_>>());
+                let binds = args
+                    .get(1)
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(|v| text(Some(v))).collect::<Vec<_>>());
                 let waiters = self.global.state().finds.remove(&node).unwrap_or_default();
                 for w in waiters {
                     let _ = w.send(binds.clone().filter(|b| !b.is_empty()));
@@ -308,7 +380,9 @@ impl NodeInner {
                 let fam = self.global.state().merged_family(&family);
                 let result = match tag {
                     "g_db_family" => db::family_to_value(&fam),
-                    "g_db_keys" => Value::Array(fam.keys().map(|k| Value::from(k.as_str())).collect()),
+                    "g_db_keys" => {
+                        Value::Array(fam.keys().map(|k| Value::from(k.as_str())).collect())
+                    }
                     _ => Value::Array(fam.into_values().collect()),
                 };
                 self.send_all(vec![(src.to_owned(), req("g_reply", vec![id, result]))]);
@@ -323,11 +397,21 @@ impl NodeInner {
                 let family = text(args.first()).unwrap_or_default();
                 let snapshot = {
                     let mut st = self.global.state();
-                    st.watchers.entry(family.clone()).or_default().insert(src.to_owned());
+                    st.watchers
+                        .entry(family.clone())
+                        .or_default()
+                        .insert(src.to_owned());
                     st.merged_family(&family)
                 };
-                let snapshot = if snapshot.is_empty() { Value::Null } else { db::family_to_value(&snapshot) };
-                self.send_all(vec![(src.to_owned(), req("g_chg1", vec![Value::from(family), snapshot]))]);
+                let snapshot = if snapshot.is_empty() {
+                    Value::Null
+                } else {
+                    db::family_to_value(&snapshot)
+                };
+                self.send_all(vec![(
+                    src.to_owned(),
+                    req("g_chg1", vec![Value::from(family), snapshot]),
+                )]);
             }
             "g_mon0" => {
                 let family = text(args.first()).unwrap_or_default();
@@ -344,7 +428,9 @@ impl NodeInner {
 
     fn g_slave(self: &Arc<Self>, src: &str, db: Option<&Value>) {
         self.become_global();
-        let Some(db) = db.filter(|v| v.as_map().is_some()) else { return };
+        let Some(db) = db.filter(|v| v.as_map().is_some()) else {
+            return;
+        };
         let db = db::from_value(db);
         let (out, notices) = {
             let mut st = self.global.state();
@@ -407,7 +493,9 @@ impl NodeInner {
     }
 
     fn g_upd(self: &Arc<Self>, src: &str, args: &[Value]) {
-        let Some(family) = text(args.first()) else { return };
+        let Some(family) = text(args.first()) else {
+            return;
+        };
         let set: Vec<(String, Value)> = args
             .get(1)
             .and_then(Value::as_map)
@@ -446,13 +534,17 @@ impl NodeInner {
     }
 
     fn g_chg(self: &Arc<Self>, src: &str, tag: &str, args: &[Value]) {
-        let Some(family) = text(args.first()) else { return };
+        let Some(family) = text(args.first()) else {
+            return;
+        };
         let (entries, d) = {
             let mut st = self.global.state();
             if st.master.as_deref() != Some(src) || st.is_global {
                 return;
             }
-            let Some(mirror) = st.mirrors.get_mut(&family) else { return };
+            let Some(mirror) = st.mirrors.get_mut(&family) else {
+                return;
+            };
             let d = if tag == "g_chg1" {
                 let new = args.get(1).map(db::family_from_value).unwrap_or_default();
                 let d = db::diff_families(mirror, &new);
@@ -486,17 +578,30 @@ impl NodeInner {
         self.notify(&family, entries, d);
         if tag == "g_chg1" {
             // Also marks the end of the initial snapshot for waiting subscribers.
-            let _ = self.global.notices.send(Notice { family: family.clone(), entries: Family::new(), diff: Diff::default(), initial_for: Some(0) });
+            let _ = self.global.notices.send(Notice {
+                family: family.clone(),
+                entries: Family::new(),
+                diff: Diff::default(),
+                initial_for: Some(0),
+            });
         }
     }
 
     // ---- the db_* operations of this node ----
 
-    pub(crate) fn db_change(self: &Arc<Self>, family: &str, set: Vec<(String, Value)>, del: Vec<String>) {
+    pub(crate) fn db_change(
+        self: &Arc<Self>,
+        family: &str,
+        set: Vec<(String, Value)>,
+        del: Vec<String>,
+    ) {
         let (out, notices) = {
             let mut st = self.global.state();
             let fam = st.local.entry(family.to_owned()).or_default();
-            let set: Vec<(String, Value)> = set.into_iter().filter(|(k, v)| fam.get(k) != Some(v)).collect();
+            let set: Vec<(String, Value)> = set
+                .into_iter()
+                .filter(|(k, v)| fam.get(k) != Some(v))
+                .collect();
             let del: Vec<String> = del.into_iter().filter(|k| fam.contains_key(k)).collect();
             if set.is_empty() && del.is_empty() {
                 return;
@@ -522,7 +627,11 @@ impl NodeInner {
                 let setv = if set.is_empty() {
                     Value::Null
                 } else {
-                    Value::Map(set.iter().map(|(k, v)| (Value::from(k.as_str()), v.clone())).collect())
+                    Value::Map(
+                        set.iter()
+                            .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
+                            .collect(),
+                    )
                 };
                 let delv = Value::Array(del.iter().map(|k| Value::from(k.as_str())).collect());
                 out.push((master, req("g_upd", vec![Value::from(family), setv, delv])));
@@ -543,7 +652,9 @@ impl NodeInner {
                 let fam = st.merged_family(family);
                 return match tag {
                     "g_db_family" => db::family_to_value(&fam),
-                    "g_db_keys" => Value::Array(fam.keys().map(|k| Value::from(k.as_str())).collect()),
+                    "g_db_keys" => {
+                        Value::Array(fam.keys().map(|k| Value::from(k.as_str())).collect())
+                    }
                     _ => Value::Array(fam.into_values().collect()),
                 };
             }
@@ -566,7 +677,12 @@ impl NodeInner {
         let rx = {
             let mut st = self.global.state();
             if let Some(binds) = st.merged_value(LISTENERS, node) {
-                let binds: Vec<String> = binds.as_array().unwrap_or_default().iter().filter_map(|v| text(Some(v))).collect();
+                let binds: Vec<String> = binds
+                    .as_array()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|v| text(Some(v)))
+                    .collect();
                 return (!binds.is_empty()).then_some(binds);
             }
             if st.is_global {
@@ -603,8 +719,19 @@ impl NodeInner {
                 None
             };
             if let Some(entries) = snapshot {
-                let diff = Diff { set: entries.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), del: vec![] };
-                let _ = self.global.notices.send(Notice { family: family.to_owned(), entries, diff, initial_for: Some(id) });
+                let diff = Diff {
+                    set: entries
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    del: vec![],
+                };
+                let _ = self.global.notices.send(Notice {
+                    family: family.to_owned(),
+                    entries,
+                    diff,
+                    initial_for: Some(id),
+                });
             } else {
                 lock(&self.global.subscribers).awaiting_initial(family, id);
             }
@@ -638,31 +765,56 @@ fn watch_messages(st: &State, family: &str, d: &Diff) -> Out {
     if d.is_empty() {
         return Vec::new();
     }
-    let set = Value::Map(d.set.iter().map(|(k, v)| (Value::from(k.as_str()), v.clone())).collect());
+    let set = Value::Map(
+        d.set
+            .iter()
+            .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
+            .collect(),
+    );
     let del = Value::Array(d.del.iter().map(|k| Value::from(k.as_str())).collect());
     st.watchers
         .get(family)
         .into_iter()
         .flatten()
-        .map(|n| (n.clone(), req("g_chg2", vec![Value::from(family), set.clone(), del.clone()])))
+        .map(|n| {
+            (
+                n.clone(),
+                req(
+                    "g_chg2",
+                    vec![Value::from(family), set.clone(), del.clone()],
+                ),
+            )
+        })
         .collect()
 }
 
 /// A change of a remote shard, as seen through the merged view (our domain shadows it).
 fn merged_only(st: &State, family: &str, d: Diff) -> Diff {
     Diff {
-        set: d.set.into_iter().filter(|(k, _)| st.domain.value(family, k).is_none()).map(|(k, _)| {
-            let v = st.merged_value(family, &k).cloned().unwrap_or(Value::Null);
-            (k, v)
-        }).collect(),
-        del: d.del.into_iter().filter(|k| st.merged_value(family, k).is_none()).collect(),
+        set: d
+            .set
+            .into_iter()
+            .filter(|(k, _)| st.domain.value(family, k).is_none())
+            .map(|(k, _)| {
+                let v = st.merged_value(family, &k).cloned().unwrap_or(Value::Null);
+                (k, v)
+            })
+            .collect(),
+        del: d
+            .del
+            .into_iter()
+            .filter(|k| st.merged_value(family, k).is_none())
+            .collect(),
     }
 }
 
 /// A change of our domain, as seen through the merged view: a key our domain dropped may
 /// still be held by another global's domain.
 fn merged_of_domain(st: &State, family: &str, d: &Diff) -> Diff {
-    let mut out = Diff { set: d.set.clone(), del: Vec::new() };
+    let mut out = Diff {
+        set: d.set.clone(),
+        del: Vec::new(),
+    };
     for k in &d.del {
         match st.merged_value(family, k) {
             Some(v) => out.set.push((k.clone(), v.clone())),

@@ -44,7 +44,8 @@ pub(crate) async fn seed_loop(node: Weak<NodeInner>, index: usize, addr: String)
         }
         let cap = n.transport.monitor_timeout_value();
         let mut events = n.subscribe_events();
-        let result = tokio::time::timeout(cap.max(Duration::from_secs(1)), n.connect_addr(&addr)).await;
+        let result =
+            tokio::time::timeout(cap.max(Duration::from_secs(1)), n.connect_addr(&addr)).await;
         match result {
             Ok(Ok(id)) => {
                 backoff = None;
@@ -130,7 +131,8 @@ impl super::State {
 impl NodeInner {
     fn wants_keepalive(&self, node: &str) -> bool {
         let st = self.global.state();
-        st.is_global && (st.globals.contains(node) || st.merged_value(super::GLOBALS, node).is_some())
+        st.is_global
+            && (st.globals.contains(node) || st.merged_value(super::GLOBALS, node).is_some())
     }
 
     /// Starts keeping a connection to global node `node` (once).
@@ -143,7 +145,8 @@ impl NodeInner {
             st.is_global && st.keepalive.insert(node.to_owned())
         };
         if start {
-            self.runtime.spawn(keepalive(Arc::downgrade(self), node.to_owned()));
+            self.runtime
+                .spawn(keepalive(Arc::downgrade(self), node.to_owned()));
         }
     }
 
@@ -154,7 +157,10 @@ impl NodeInner {
             if !st.is_global {
                 return;
             }
-            st.merged_family(super::GLOBALS).into_keys().chain(st.globals.iter().cloned()).collect()
+            st.merged_family(super::GLOBALS)
+                .into_keys()
+                .chain(st.globals.iter().cloned())
+                .collect()
         };
         for g in globals {
             self.keepalive(&g);
