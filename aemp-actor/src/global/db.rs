@@ -9,6 +9,9 @@ pub(crate) type Family = BTreeMap<String, Value>;
 /// Families by name.
 pub(crate) type Db = BTreeMap<String, Family>;
 
+/// Keys with the merged value they had before a change.
+type Before = Vec<(String, Option<Value>)>;
+
 /// A change of one family: keys set (with their values) and keys deleted.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Diff {
@@ -131,7 +134,7 @@ impl Shards {
         let old = self.shards.get(node).cloned().unwrap_or_default();
         let new = db.clone().unwrap_or_default();
         let families: BTreeSet<String> = old.keys().chain(new.keys()).cloned().collect();
-        let before: Vec<(String, Vec<(String, Option<Value>)>)> = families
+        let before: Vec<(String, Before)> = families
             .iter()
             .map(|f| {
                 let keys: BTreeSet<&String> = old
@@ -166,7 +169,7 @@ impl Shards {
             .collect()
     }
 
-    fn diff(&self, family: &str, before: Vec<(String, Option<Value>)>) -> Diff {
+    fn diff(&self, family: &str, before: Before) -> Diff {
         let mut d = Diff::default();
         for (k, old) in before {
             match (old, self.value(family, &k)) {

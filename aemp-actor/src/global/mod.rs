@@ -108,6 +108,40 @@ impl Global {
 /// A message to send once the state lock is released.
 type Out = Vec<(String, Vec<Value>)>;
 
+/// What a change produced, to send and deliver once the state lock is released.
+#[derive(Default)]
+struct Effects {
+    out: Out,
+    notices: Vec<(String, Family, Diff)>,
+}
+
+/// Pairs as a wire `{key: value}`, or null when there are none (as 2.x sends `g_upd`).
+fn set_value(set: &[(String, Value)]) -> Value {
+    if set.is_empty() {
+        Value::Null
+    } else {
+        Value::Map(
+            set.iter()
+                .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
+                .collect(),
+        )
+    }
+}
+
+/// Keys as a wire `[key...]`.
+fn keys_value(keys: &[String]) -> Value {
+    Value::Array(keys.iter().map(|k| Value::from(k.as_str())).collect())
+}
+
+/// A wire `{key: value}` (or null) as pairs.
+fn parse_set(v: Option<&Value>) -> Vec<(String, Value)> {
+    v.and_then(Value::as_map)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(k, v)| Some((text(Some(k))?, v.clone())))
+        .collect()
+}
+
 fn req(tag: &str, args: Vec<Value>) -> Vec<Value> {
     let mut m = Vec::with_capacity(args.len() + 1);
     m.push(Value::from(tag));
@@ -122,6 +156,29 @@ impl NodeInner {
                 tracing::warn!(node, error = %e, "cannot send global protocol message");
             }
         }
+    }
+
+    /// Our domain changed (`d` as the domain sees it): the other globals get `g_upd`, the
+    /// watching slaves `g_chg2`, local subscribers a notice.
+    fn domain_changed(&self, st: &State, family: &str, d: &Diff, fx: &mut Effects) {
+        fx.out.extend(self.broadcast_upd(st, family, d));
+        let d = merged_of_domain(st, family, d);
+        self.merged_changed(st, family, d, fx);
+    }
+
+    /// The merged view changed: watching slaves get `g_chg2`, local subscribers a notice.
+    fn merged_changed(&self, st: &State, family: &str, d: Diff, fx: &mut Effects) {
+        fx.out.extend(watch_messages(st, family, &d));
+        fx.notices
+            .push((family.to_owned(), st.merged_family(family), d));
+    }
+
+    /// Delivers notices and sends messages (after the state lock is released).
+    fn publish(self: &Arc<Self>, fx: Effects) {
+        for (f, e, d) in fx.notices {
+            self.notify(&f, e, d);
+        }
+        self.send_all(fx.out);
     }
 
     fn notify(&self, family: &str, entries: Family, diff: Diff) {
@@ -278,10 +335,9 @@ impl NodeInner {
 
     /// A node went down: forget what it contributed; find another master if it was ours.
     pub(crate) fn global_node_down(self: &Arc<Self>, node: &str) {
-        let (out, notices, lost_master) = {
+        let (fx, lost_master) = {
             let mut st = self.global.state();
-            let mut notices = Vec::new();
-            let mut out: Out = Vec::new();
+            let mut fx = Effects::default();
             let lost_master = st.master.as_deref() == Some(node) && !st.is_global;
             if lost_master {
                 st.master = None;
@@ -291,27 +347,19 @@ impl NodeInner {
                 for w in st.watchers.values_mut() {
                     w.remove(node);
                 }
-                let mut changes = Vec::new();
                 if st.slaves.remove(node) || st.domain.shards.contains_key(node) {
-                    let domain_changes = st.domain.replace(node, None);
-                    for (family, d) in &domain_changes {
-                        out.extend(self.broadcast_upd(&st, family, d));
-                        changes.push((family.clone(), merged_of_domain(&st, family, d)));
+                    for (family, d) in st.domain.replace(node, None) {
+                        self.domain_changed(&st, &family, &d, &mut fx);
                     }
                 }
-                changes.extend(st.remote.replace(node, None));
-                for (family, d) in changes {
-                    let entries = st.merged_family(&family);
-                    out.extend(watch_messages(&st, &family, &d));
-                    notices.push((family, entries, d));
+                for (family, d) in st.remote.replace(node, None) {
+                    let d = merged_only(&st, &family, d);
+                    self.merged_changed(&st, &family, d, &mut fx);
                 }
             }
-            (out, notices, lost_master)
+            (fx, lost_master)
         };
-        for (f, e, d) in notices {
-            self.notify(&f, e, d);
-        }
-        self.send_all(out);
+        self.publish(fx);
         if lost_master {
             let seeds = self.seed_nodes();
             self.master_search(&seeds);
@@ -320,17 +368,10 @@ impl NodeInner {
 
     /// `g_upd` of a domain change to every other global node.
     fn broadcast_upd(&self, st: &State, family: &str, d: &Diff) -> Out {
-        let set = if d.set.is_empty() {
-            Value::Null
-        } else {
-            Value::Map(
-                d.set
-                    .iter()
-                    .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
-                    .collect(),
-            )
-        };
-        let del = Value::Array(d.del.iter().map(|k| Value::from(k.as_str())).collect());
+        if d.is_empty() {
+            return Vec::new();
+        }
+        let (set, del) = (set_value(&d.set), keys_value(&d.del));
         st.globals
             .iter()
             .filter(|g| **g != *self.id)
@@ -432,24 +473,16 @@ impl NodeInner {
             return;
         };
         let db = db::from_value(db);
-        let (out, notices) = {
+        let fx = {
             let mut st = self.global.state();
             st.slaves.insert(src.to_owned());
-            let changes = st.domain.replace(src, Some(db));
-            let mut out = Vec::new();
-            let mut notices = Vec::new();
-            for (family, d) in changes {
-                out.extend(self.broadcast_upd(&st, &family, &d));
-                let d = merged_of_domain(&st, &family, &d);
-                out.extend(watch_messages(&st, &family, &d));
-                notices.push((family.clone(), st.merged_family(&family), d));
+            let mut fx = Effects::default();
+            for (family, d) in st.domain.replace(src, Some(db)) {
+                self.domain_changed(&st, &family, &d, &mut fx);
             }
-            (out, notices)
+            fx
         };
-        for (f, e, d) in notices {
-            self.notify(&f, e, d);
-        }
-        self.send_all(out);
+        self.publish(fx);
     }
 
     fn g_global(self: &Arc<Self>, src: &str) {
@@ -469,26 +502,20 @@ impl NodeInner {
 
     fn g_set(self: &Arc<Self>, src: &str, db: Option<&Value>) {
         let db = db.map(db::from_value).unwrap_or_default();
-        let (out, notices) = {
+        let fx = {
             let mut st = self.global.state();
             if !st.is_global {
                 return;
             }
             st.globals.insert(src.to_owned());
-            let changes = st.remote.replace(src, Some(db));
-            let mut out = Vec::new();
-            let mut notices = Vec::new();
-            for (family, d) in changes {
+            let mut fx = Effects::default();
+            for (family, d) in st.remote.replace(src, Some(db)) {
                 let d = merged_only(&st, &family, d);
-                out.extend(watch_messages(&st, &family, &d));
-                notices.push((family.clone(), st.merged_family(&family), d));
+                self.merged_changed(&st, &family, d, &mut fx);
             }
-            (out, notices)
+            fx
         };
-        for (f, e, d) in notices {
-            self.notify(&f, e, d);
-        }
-        self.send_all(out);
+        self.publish(fx);
         self.keepalive_known_globals();
     }
 
@@ -496,38 +523,26 @@ impl NodeInner {
         let Some(family) = text(args.first()) else {
             return;
         };
-        let set: Vec<(String, Value)> = args
-            .get(1)
-            .and_then(Value::as_map)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|(k, v)| Some((text(Some(k))?, v.clone())))
-            .collect();
+        let set = parse_set(args.get(1));
         let del = args.get(2).map(db::keys_from_value).unwrap_or_default();
-        let (out, notices) = {
+        let fx = {
             let mut st = self.global.state();
             if !st.is_global {
                 return;
             }
-            let from_global = st.globals.contains(src) && !st.slaves.contains(src);
-            let mut out = Vec::new();
-            let d = if from_global {
+            let mut fx = Effects::default();
+            if st.globals.contains(src) && !st.slaves.contains(src) {
                 let d = st.remote.apply(src, &family, &set, &del);
-                merged_only(&st, &family, d)
+                let d = merged_only(&st, &family, d);
+                self.merged_changed(&st, &family, d, &mut fx);
             } else {
                 st.slaves.insert(src.to_owned());
                 let d = st.domain.apply(src, &family, &set, &del);
-                out.extend(self.broadcast_upd(&st, &family, &d));
-                merged_of_domain(&st, &family, &d)
-            };
-            out.extend(watch_messages(&st, &family, &d));
-            let entries = st.merged_family(&family);
-            (out, vec![(family.clone(), entries, d)])
+                self.domain_changed(&st, &family, &d, &mut fx);
+            }
+            fx
         };
-        for (f, e, d) in notices {
-            self.notify(&f, e, d);
-        }
-        self.send_all(out);
+        self.publish(fx);
         if family == GLOBALS {
             self.keepalive_known_globals();
         }
@@ -551,13 +566,7 @@ impl NodeInner {
                 *mirror = new;
                 d
             } else {
-                let set: Vec<(String, Value)> = args
-                    .get(1)
-                    .and_then(Value::as_map)
-                    .unwrap_or_default()
-                    .iter()
-                    .filter_map(|(k, v)| Some((text(Some(k))?, v.clone())))
-                    .collect();
+                let set = parse_set(args.get(1));
                 let del = args.get(2).map(db::keys_from_value).unwrap_or_default();
                 let mut d = Diff::default();
                 for k in del {
@@ -595,7 +604,7 @@ impl NodeInner {
         set: Vec<(String, Value)>,
         del: Vec<String>,
     ) {
-        let (out, notices) = {
+        let fx = {
             let mut st = self.global.state();
             let fam = st.local.entry(family.to_owned()).or_default();
             let set: Vec<(String, Value)> = set
@@ -615,33 +624,20 @@ impl NodeInner {
             if fam.is_empty() {
                 st.local.remove(family);
             }
-            let mut out = Vec::new();
-            let mut notices = Vec::new();
+            let mut fx = Effects::default();
             if st.is_global {
                 let d = st.domain.apply(&self.id, family, &set, &del);
-                out.extend(self.broadcast_upd(&st, family, &d));
-                let d = merged_of_domain(&st, family, &d);
-                out.extend(watch_messages(&st, family, &d));
-                notices.push((family.to_owned(), st.merged_family(family), d));
+                self.domain_changed(&st, family, &d, &mut fx);
             } else if let Some(master) = st.master.clone() {
-                let setv = if set.is_empty() {
-                    Value::Null
-                } else {
-                    Value::Map(
-                        set.iter()
-                            .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
-                            .collect(),
-                    )
-                };
-                let delv = Value::Array(del.iter().map(|k| Value::from(k.as_str())).collect());
-                out.push((master, req("g_upd", vec![Value::from(family), setv, delv])));
+                let upd = req(
+                    "g_upd",
+                    vec![Value::from(family), set_value(&set), keys_value(&del)],
+                );
+                fx.out.push((master, upd));
             }
-            (out, notices)
+            fx
         };
-        for (f, e, d) in notices {
-            self.notify(&f, e, d);
-        }
-        self.send_all(out);
+        self.publish(fx);
     }
 
     /// A query to the master (`g_db_family`, ...), answered locally on a global node.
@@ -765,13 +761,9 @@ fn watch_messages(st: &State, family: &str, d: &Diff) -> Out {
     if d.is_empty() {
         return Vec::new();
     }
-    let set = Value::Map(
-        d.set
-            .iter()
-            .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
-            .collect(),
-    );
-    let del = Value::Array(d.del.iter().map(|k| Value::from(k.as_str())).collect());
+    // g_chg2 carries a map, even an empty one.
+    let set = Value::Map(set_value(&d.set).as_map().unwrap_or_default().to_vec());
+    let del = keys_value(&d.del);
     st.watchers
         .get(family)
         .into_iter()
