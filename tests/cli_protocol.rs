@@ -1,5 +1,6 @@
-//! `aemp run` and the protocol commands (`snd`, `cal`, `mon`, `nodes`, `lookup`) as
-//! processes, against each other and against the Perl peer, and their error messages.
+//! `aemp run` and the protocol commands (`snd`, `cal`, `mon`, `nodes`, `lookup`, `db`) as
+//! processes, against each other (a seed and a member: the commands join the network
+//! through the seed) and against the Perl peer, and their error messages.
 
 mod support;
 
@@ -71,6 +72,22 @@ impl Rc {
         assert!(stderr.contains(msg), "aemp {args:?}: {stderr}");
     }
 
+    /// Runs `args` (which must succeed) until `done` holds of its output, which it returns.
+    async fn ok_until(&self, args: &[&str], done: impl Fn(&str) -> bool) -> String {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let out = self.ok(args).await;
+            if done(&out) {
+                return out;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "aemp {args:?}: still {out}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Starts `aemp run ARGS...` and waits for its `listening` line.
     async fn run(&self, args: &[&str]) -> RunNode {
         let mut all = vec!["run"];
@@ -136,6 +153,16 @@ impl RunNode {
         }
     }
 
+    /// Waits for the log line of a node other than a command's probe coming up.
+    async fn logged_up(&mut self) -> String {
+        loop {
+            let line = self.logged(" up").await;
+            if !line.contains("-probe up") {
+                return line;
+            }
+        }
+    }
+
     fn drain_log(&mut self) {
         while self.log.try_recv().is_ok() {}
     }
@@ -178,9 +205,13 @@ async fn run_a_profile_and_snd_cal_mon_nodes_lookup_against_it() {
     // The profile's service runs, registered under its name.
     let seq = rc.ok(&["lookup", "--seed", &addr, "aemp::sequence"]).await;
     assert!(seq.starts_with("cli-srv#"), "{seq}");
+    // The short-lived node made the seed a global node; it lists itself in 'l.
     assert_eq!(
         rc.ok(&["nodes", "--seed", &addr]).await,
-        format!("cli-srv {addr}")
+        format!(
+            "master: cli-srv {addr}\nglobal: cli-srv {addr}\nup: cli-srv {addr}\n\
+             known: cli-srv {addr}"
+        )
     );
     for i in 0..2 {
         // The whole argument list as JSON, to send a number.
@@ -207,7 +238,7 @@ async fn run_a_profile_and_snd_cal_mon_nodes_lookup_against_it() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    node.logged(" up").await; // the mon node is connected; its mon1 follows at once
+    node.logged_up().await; // the mon node is connected; its mon1 follows at once
     tokio::time::sleep(Duration::from_millis(300)).await;
     let seq_name = seq.split_once('#').unwrap().1.to_owned();
     assert_eq!(
@@ -255,7 +286,7 @@ async fn run_a_profile_and_snd_cal_mon_nodes_lookup_against_it() {
     .await;
     rc.fails(
         &["lookup", "--seed", &addr, "nothing"],
-        "is not registered on cli-srv",
+        "lookup: no port registered as nothing",
     )
     .await;
     rc.fails(
@@ -267,6 +298,171 @@ async fn run_a_profile_and_snd_cal_mon_nodes_lookup_against_it() {
     // SIGTERM: a graceful stop.
     let status = node.terminate().await;
     assert!(status.success(), "{status:?}");
+}
+
+/// A port free on 127.0.0.1 (bound, read, released).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test]
+async fn a_seed_and_a_member_db_nodes_lookup_and_ports_beyond_the_seed() {
+    let rc = Rc::new("mesh");
+    rc.ok(&[
+        "setsecret",
+        "mesh secret",
+        "profile",
+        "member",
+        "setservices",
+        "aemp::sequence",
+    ])
+    .await;
+    let seed_addr = format!("127.0.0.1:{}", free_port());
+    let mut seed = rc
+        .run(&[
+            "--node-id",
+            "cli-seed",
+            "--bind",
+            &seed_addr,
+            "--seed",
+            &seed_addr,
+        ])
+        .await;
+    assert_eq!(seed.addr, seed_addr);
+    let member = rc
+        .run(&[
+            "member",
+            "--node-id",
+            "cli-member",
+            "--bind",
+            "127.0.0.1:0",
+            "--seed",
+            &seed_addr,
+        ])
+        .await;
+    let member_addr = member.addr.clone();
+    seed.logged("node cli-member up").await;
+
+    // db 'l: every node's listeners (the member's come with its g_slave, after its up).
+    let db = rc
+        .ok_until(&["db", "--seed", &seed_addr, "'l"], |out| {
+            out.contains("cli-member")
+        })
+        .await;
+    let json: serde_json::Value = serde_json::from_str(&db).unwrap_or_else(|e| panic!("{e}: {db}"));
+    assert_eq!(json["cli-seed"], serde_json::json!([seed_addr]), "{db}");
+    assert_eq!(json["cli-member"], serde_json::json!([member_addr]), "{db}");
+    assert!(db.contains("\n   \"cli-seed\" : ["), "pretty: {db}");
+
+    // nodes: the seed is the master and the only global node; both are known.
+    let nodes = rc.ok(&["nodes", "--seed", &seed_addr]).await;
+    let lines: Vec<&str> = nodes.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            format!("master: cli-seed {seed_addr}"),
+            format!("global: cli-seed {seed_addr}"),
+            format!("up: cli-seed {seed_addr}"),
+            format!("known: cli-member {member_addr}"),
+            format!("known: cli-seed {seed_addr}"),
+        ],
+        "{nodes}"
+    );
+
+    // lookup: the group of every aemp run node's echo port, registered network-wide.
+    let echoes = rc
+        .ok_until(&["lookup", "--seed", &seed_addr, "aemp::echo"], |out| {
+            out.lines().count() == 2
+        })
+        .await;
+    let echoes: Vec<&str> = echoes.lines().collect();
+    assert!(echoes[0].starts_with("cli-member#"), "{echoes:?}");
+    assert!(echoes[1].starts_with("cli-seed#"), "{echoes:?}");
+    let member_echo = echoes[0].to_owned();
+
+    // Ports on the member, given only the seed: its address comes from the master (g_find).
+    assert_eq!(
+        rc.ok(&["snd", "--seed", &seed_addr, &member_echo, "x"])
+            .await,
+        "message sent successfully"
+    );
+    let echo = rc
+        .ok(&["cal", "--seed", &seed_addr, "cli-member", "lookup", "echo"])
+        .await;
+    assert_eq!(echo, format!("\"{member_echo}\""));
+    let seq = rc
+        .ok(&[
+            "cal",
+            "--seed",
+            &seed_addr,
+            "cli-member",
+            "lookup",
+            "aemp::sequence",
+        ])
+        .await;
+    let seq = seq.trim_matches('"').to_owned();
+    assert!(seq.starts_with("cli-member#"), "{seq}");
+    assert_eq!(
+        rc.ok(&["cal", "--seed", &seed_addr, &seq, "report"]).await,
+        r#""count",0,true"#
+    );
+    // A locally registered name is found through the seeds' node ports only.
+    rc.fails(
+        &["lookup", "--seed", &seed_addr, "aemp::sequence"],
+        "lookup: no port registered as aemp::sequence",
+    )
+    .await;
+
+    // An unreachable seed among others is a warning; a wrong secret fails at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_addr = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let out = rc
+        .aemp(&[
+            "cal",
+            "--seed",
+            &closed_addr,
+            "--seed",
+            &seed_addr,
+            "cli-member",
+            "lookup",
+            "echo",
+        ])
+        .await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("warning: {closed_addr}"))
+            && stderr.contains("is a node listening there?"),
+        "{stderr}"
+    );
+    let started = std::time::Instant::now();
+    rc.fails(
+        &[
+            "cal", "--secret", "wrong", "--seed", &seed_addr, &seq, "report",
+        ],
+        "the secrets differ",
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // The member stops: its entries vanish everywhere, its ports cannot be reached.
+    assert!(member.terminate().await.success());
+    rc.ok_until(&["lookup", "--seed", &seed_addr, "aemp::echo"], |out| {
+        out.lines().count() == 1
+    })
+    .await;
+    rc.fails(
+        &["snd", "--seed", &seed_addr, &member_echo, "x"],
+        "cannot reach node cli-member: no address is known",
+    )
+    .await;
+    assert!(seed.terminate().await.success());
 }
 
 #[tokio::test]
@@ -337,7 +533,7 @@ async fn errors_say_what_to_do() {
         .await
         .is_empty());
 
-    // Services must be compiled in; db needs the global database.
+    // Services must be compiled in; db needs exactly one family.
     rc.ok(&["profile", "svc", "addservice", "Some::Perl::"])
         .await;
     rc.fails(
@@ -345,8 +541,12 @@ async fn errors_say_what_to_do() {
         "service Some::Perl:: is not compiled into this binary",
     )
     .await;
-    rc.fails(&["db", "--seed", &node.addr, "family"], "not available yet")
-        .await;
+    let out = rc.aemp(&["db", "--seed", &node.addr]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("db: FAMILY is missing"));
+    let out = rc.aemp(&["db", "--seed", &node.addr, "a", "b"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("takes exactly one FAMILY"));
 }
 
 #[tokio::test]
@@ -415,14 +615,22 @@ async fn cal_snd_mon_lookup_against_the_perl_peer() {
         rc.ok(&["snd", "--seed", &addr, "perlcli#sink", "x"]).await,
         "message sent successfully"
     );
+    // The peer speaks AEMP but not the global protocol: the database does not answer, and
+    // lookup falls back to the node port, nodes lists what the node knows.
     assert_eq!(
-        rc.ok(&["lookup", "--seed", &addr, "echo"]).await,
+        rc.ok(&["lookup", "--seed", &addr, "--timeout", "1", "echo"])
+            .await,
         "perlcli#echo"
     );
     assert_eq!(
-        rc.ok(&["nodes", "--seed", &addr]).await,
-        format!("perlcli {addr}")
+        rc.ok(&["nodes", "--seed", &addr, "--timeout", "1"]).await,
+        format!("master: perlcli {addr}\nup: perlcli {addr}")
     );
+    rc.fails(
+        &["db", "--seed", &addr, "--timeout", "0.5", "'l"],
+        "the global database did not answer within 0.5 s",
+    )
+    .await;
     assert_eq!(
         rc.ok(&["mon", "--seed", &addr, "perlcli#nope"]).await,
         "no_such_port cannot monitor nonexistent port perlcli#nope"
@@ -441,7 +649,8 @@ async fn cal_snd_mon_lookup_against_the_perl_peer() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    peer.wait_for(|e| e[0] == "up").await;
+    peer.wait_for(|e| e[0] == "up" && !e[1].as_str().unwrap_or("").ends_with("-probe"))
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         rc.ok(&[&format!(

@@ -13,10 +13,22 @@ use tokio::process::{Child, ChildStdout, Command};
 /// The example binaries (`cargo test` builds them; a filtered run builds them here).
 fn example(name: &str) -> PathBuf {
     let deps = std::env::current_exe().unwrap();
-    let path = deps.parent().unwrap().parent().unwrap().join("examples").join(name);
+    let path = deps
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
     if !path.exists() {
         let status = std::process::Command::new(env!("CARGO"))
-            .args(["build", "--example", "chat_server", "--example", "chat_client"])
+            .args([
+                "build",
+                "--example",
+                "chat_server",
+                "--example",
+                "chat_client",
+            ])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .unwrap();
@@ -65,7 +77,10 @@ impl Proc {
 
     async fn type_line(&mut self, line: &str) {
         let stdin = self.child.stdin.as_mut().unwrap();
-        stdin.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
         stdin.flush().await.unwrap();
     }
 }
@@ -78,7 +93,9 @@ async fn two_clients_chat_through_the_server() {
     assert!(line.starts_with("chat server chat#"), "{line}");
 
     let mut alice = Proc::start("chat_client", &[&addr, "chat secret", "alice"]);
-    alice.expect("resolved the server port 'chatter' to chat#").await;
+    alice
+        .expect("resolved the server port 'chatter' to chat#")
+        .await;
     alice.expect("chat> server: alice joined").await;
     let mut bob = Proc::start("chat_client", &[&addr, "chat secret", "bob"]);
     bob.expect("chat> server: bob joined").await;
@@ -92,12 +109,21 @@ async fn two_clients_chat_through_the_server() {
 
     // bob quits: his port dies, the server's monitor notices, everyone is told.
     bob.type_line("/quit").await;
-    assert!(tokio::time::timeout(Duration::from_secs(30), bob.child.wait()).await.unwrap().unwrap().success());
+    assert!(
+        tokio::time::timeout(Duration::from_secs(30), bob.child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+            .success()
+    );
     alice.expect("chat> server: bob left").await;
     server.expect("client gone").await;
 
     // A wrong secret is refused.
     let mut eve = Proc::start("chat_client", &[&addr, "wrong secret", "eve"]);
-    let status = tokio::time::timeout(Duration::from_secs(30), eve.child.wait()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), eve.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!status.success());
 }

@@ -2,7 +2,6 @@
 
 mod support;
 
-
 use aemp::{msg, Node, Value};
 use aemp_actor::DbWatch;
 use support::nodes::{inbox, within};
@@ -26,7 +25,11 @@ async fn member(id: &str, seeds: &[&str]) -> Node {
 }
 
 /// Waits until the watched family satisfies `pred`.
-async fn until(w: &mut DbWatch, what: &str, pred: impl Fn(&aemp_actor::DbEvent) -> bool) -> aemp_actor::DbEvent {
+async fn until(
+    w: &mut DbWatch,
+    what: &str,
+    pred: impl Fn(&aemp_actor::DbEvent) -> bool,
+) -> aemp_actor::DbEvent {
     within(what, async {
         loop {
             let e = w.recv().await.expect("watch open");
@@ -49,7 +52,10 @@ async fn the_mesh_forms_from_one_seed_and_every_node_sees_every_write() {
     }
     // Every node published its listeners through its master.
     until(&mut listeners, "six listeners", |e| e.entries.len() == 6).await;
-    assert!(s.is_global(), "a node that finds itself among its seeds is global");
+    assert!(
+        s.is_global(),
+        "a node that finds itself among its seeds is global"
+    );
     for m in &members {
         assert_eq!(m.master().as_deref(), Some("g-seed"));
         assert!(!m.is_global());
@@ -58,18 +64,30 @@ async fn the_mesh_forms_from_one_seed_and_every_node_sees_every_write() {
     let mut watches: Vec<DbWatch> = members.iter().map(|m| m.db_watch("config")).collect();
     members[0].db_set("config", "color", Value::from("blue"));
     for (i, w) in watches.iter_mut().enumerate() {
-        let e = until(w, "color", |e| e.entries.get("color") == Some(&Value::from("blue"))).await;
-        assert!(e.added.contains(&"color".to_owned()) || e.changed.contains(&"color".to_owned()), "node {i}: {e:?}");
+        let e = until(w, "color", |e| {
+            e.entries.get("color") == Some(&Value::from("blue"))
+        })
+        .await;
+        assert!(
+            e.added.contains(&"color".to_owned()) || e.changed.contains(&"color".to_owned()),
+            "node {i}: {e:?}"
+        );
     }
     for m in &members {
         assert_eq!(m.db_keys("config").await, vec!["color".to_owned()]);
     }
     members[2].db_set("config", "size", Value::from(3));
     members[0].db_set("config", "color", Value::from("red"));
-    let e = until(&mut watches[4], "changes", |e| e.entries.len() == 2 && e.entries["color"] == Value::from("red")).await;
+    let e = until(&mut watches[4], "changes", |e| {
+        e.entries.len() == 2 && e.entries["color"] == Value::from("red")
+    })
+    .await;
     assert_eq!(e.entries["size"], Value::from(3));
     members[0].db_del("config", &["color"]);
-    let e = until(&mut watches[3], "delete", |e| !e.entries.contains_key("color")).await;
+    let e = until(&mut watches[3], "delete", |e| {
+        !e.entries.contains_key("color")
+    })
+    .await;
     assert_eq!(e.deleted, vec!["color".to_owned()]);
     assert_eq!(s.db_family("config").await.len(), 1);
 }
@@ -83,7 +101,10 @@ async fn names_groups_lookup_and_registrations_that_die_with_their_port() {
     let c = member("n-c", &[&s_addr]).await;
     let mut group = c.watch_name("workers");
     let first = group.recv().await.unwrap();
-    assert!(first.entries.is_empty(), "the first event holds the (empty) contents");
+    assert!(
+        first.entries.is_empty(),
+        "the first event holds the (empty) contents"
+    );
 
     let (pa, mut a_got) = inbox(&a);
     let (pb, _b_got) = inbox(&b);
@@ -129,7 +150,10 @@ async fn two_seeds_that_each_know_only_the_other_form_one_network() {
     let n2 = member("two-n2", &[&b_addr]).await;
     let mut w = n2.db_watch("shared");
     n1.db_set("shared", "from-n1", Value::from(1));
-    until(&mut w, "n1's write on n2", |e| e.entries.contains_key("from-n1")).await;
+    until(&mut w, "n1's write on n2", |e| {
+        e.entries.contains_key("from-n1")
+    })
+    .await;
     assert!(a.is_global() && b.is_global(), "each made the other global");
     assert_eq!(n1.master().as_deref(), Some("two-a"));
     assert_eq!(n2.master().as_deref(), Some("two-b"));
@@ -158,7 +182,14 @@ async fn a_restarted_seed_comes_back_and_the_network_heals() {
     // The seed's port is free again; a new seed process takes it.
     let s2 = within("restart", async {
         loop {
-            match Node::builder().node_id("heal-seed").bind(&s_addr).seed(&s_addr).secret("db secret").start().await {
+            match Node::builder()
+                .node_id("heal-seed")
+                .bind(&s_addr)
+                .seed(&s_addr)
+                .secret("db secret")
+                .start()
+                .await
+            {
                 Ok(n) => return n,
                 Err(_) => tokio::task::yield_now().await,
             }
@@ -166,8 +197,14 @@ async fn a_restarted_seed_comes_back_and_the_network_heals() {
     })
     .await;
     let mut s2_view = s2.watch_name("heal");
-    until(&mut s2_view, "a's registration back on the new seed", |e| e.entries.len() == 1).await;
+    until(&mut s2_view, "a's registration back on the new seed", |e| {
+        e.entries.len() == 1
+    })
+    .await;
     // b monitors through its (new) master: the entry is there.
-    assert_eq!(within("lookup", b.lookup_names("heal")).await, vec![pa.clone()]);
+    assert_eq!(
+        within("lookup", b.lookup_names("heal")).await,
+        vec![pa.clone()]
+    );
     assert_eq!(b.master().as_deref(), Some("heal-seed"));
 }

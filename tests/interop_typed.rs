@@ -22,7 +22,11 @@ struct Profile {
 #[derive(Debug, Clone, PartialEq, Message)]
 enum Event {
     Joined(PortRef<Event>, Profile),
-    Said { who: String, text: String, at: u64 },
+    Said {
+        who: String,
+        text: String,
+        at: u64,
+    },
     #[message(tag = "bye")]
     Left(Option<String>),
     Ping,
@@ -32,9 +36,18 @@ fn events(me: &str) -> Vec<Event> {
     vec![
         Event::Joined(
             PortRef::from_id(format!("{me}#x1").parse().unwrap()),
-            Profile { name: "Zoë 🦀".into(), age: 42, tags: vec!["a".into(), "ü".into()], home: Some((52.52, -13.4)) },
+            Profile {
+                name: "Zoë 🦀".into(),
+                age: 42,
+                tags: vec!["a".into(), "ü".into()],
+                home: Some((52.52, -13.4)),
+            },
         ),
-        Event::Said { who: "perl".into(), text: "multi\nline \"quoted\"".into(), at: u64::MAX },
+        Event::Said {
+            who: "perl".into(),
+            text: "multi\nline \"quoted\"".into(),
+            at: u64::MAX,
+        },
         Event::Left(None),
         Event::Left(Some("timeout".into())),
         Event::Ping,
@@ -43,10 +56,23 @@ fn events(me: &str) -> Vec<Event> {
 
 #[tokio::test]
 async fn derived_messages_round_trip_through_perl_echo_in_both_framings() {
-    let Some(_) = support::peer::require() else { return };
+    let Some(_) = support::peer::require() else {
+        return;
+    };
     for framing in [Framing::Cbor, Framing::Json] {
-        let peer = PeerBuilder::new("perl-typed").secret("typed secret").framing(framing.name()).listen("127.0.0.1:0").spawn().await;
-        let node = Node::builder().node_id("rust-typed").secret("typed secret").framings([framing]).start().await.unwrap();
+        let peer = PeerBuilder::new("perl-typed")
+            .secret("typed secret")
+            .framing(framing.name())
+            .listen("127.0.0.1:0")
+            .spawn()
+            .await;
+        let node = Node::builder()
+            .node_id("rust-typed")
+            .secret("typed secret")
+            .framings([framing])
+            .start()
+            .await
+            .unwrap();
         node.connect(peer.listen_addr()).await.unwrap();
         let (me, mut got) = inbox(&node);
         for event in events(node.id()) {
@@ -54,7 +80,8 @@ async fn derived_messages_round_trip_through_perl_echo_in_both_framings() {
             request.extend(event.clone().into_values().unwrap());
             node.snd("perl-typed#echo", request).unwrap();
             let back = got.next().await;
-            let (decoded, rest) = Event::from_values(back.clone()).unwrap_or_else(|e| panic!("{framing}: {e}: {back:?}"));
+            let (decoded, rest) = Event::from_values(back.clone())
+                .unwrap_or_else(|e| panic!("{framing}: {e}: {back:?}"));
             assert_eq!(decoded, event, "{framing}");
             assert!(rest.is_empty());
         }
@@ -84,27 +111,61 @@ impl Tally {
 
 #[tokio::test]
 async fn perl_spawns_a_typed_actor_by_name_and_talks_to_it() {
-    let Some(_) = support::peer::require() else { return };
-    let node = Node::builder().node_id("rust-tally").bind("127.0.0.1:0").secret("typed secret").actor::<Tally>().start().await.unwrap();
-    let mut peer = PeerBuilder::new("perl-tally").secret("typed secret").connect(node.listen_addrs()[0]).spawn().await;
+    let Some(_) = support::peer::require() else {
+        return;
+    };
+    let node = Node::builder()
+        .node_id("rust-tally")
+        .bind("127.0.0.1:0")
+        .secret("typed secret")
+        .actor::<Tally>()
+        .start()
+        .await
+        .unwrap();
+    let mut peer = PeerBuilder::new("perl-tally")
+        .secret("typed secret")
+        .connect(node.listen_addrs()[0])
+        .spawn()
+        .await;
     peer.wait_for_event(json!(["up", "rust-tally"])).await;
 
     // spawn $node, "test::Tally", 5 — as AnyEvent::MP sends it
-    peer.send_command(json!(["snd", "rust-tally", "AnyEvent::MP::_spawn", "tally1", "test::Tally", 5]));
+    peer.send_command(json!([
+        "snd",
+        "rust-tally",
+        "AnyEvent::MP::_spawn",
+        "tally1",
+        "test::Tally",
+        5
+    ]));
     peer.send_command(json!(["snd", "rust-tally#tally1", "add", 2]));
     peer.send_command(json!(["snd", "rust-tally#tally1", "add", 3]));
     // A cal from Perl: the reply port comes last; the handler's value is the reply.
-    peer.send_command(json!(["snd", "rust-tally#tally1", "total", "perl-tally#inbox"]));
+    peer.send_command(json!([
+        "snd",
+        "rust-tally#tally1",
+        "total",
+        "perl-tally#inbox"
+    ]));
     let reply = peer.wait_for(|e| e[0] == "recv" && e[2] == "inbox").await;
     assert_eq!(reply, json!(["recv", "rust-tally", "inbox", 10]));
 
     // A message that does not fit is answered with an error, and the actor keeps running.
-    peer.send_command(json!(["snd", "rust-tally#tally1", "add", "lots", "perl-tally#inbox"]));
+    peer.send_command(json!([
+        "snd",
+        "rust-tally#tally1",
+        "add",
+        "lots",
+        "perl-tally#inbox"
+    ]));
     let reply = peer.wait_for(|e| e[0] == "recv" && e[2] == "inbox").await;
     assert_eq!(reply[3], "error", "{reply}");
     assert!(reply[4].as_str().unwrap().contains("'add'"), "{reply}");
     let total: i64 = node
-        .ask(&PortRef::<TallyMsg>::from_id("rust-tally#tally1".parse().unwrap()), TallyMsg::Total)
+        .ask(
+            &PortRef::<TallyMsg>::from_id("rust-tally#tally1".parse().unwrap()),
+            TallyMsg::Total,
+        )
         .timeout(Duration::from_secs(5))
         .await
         .unwrap();
@@ -117,5 +178,8 @@ async fn perl_spawns_a_typed_actor_by_name_and_talks_to_it() {
     request.extend(TallyMsg::Add(7).into_values().unwrap());
     node.snd(&echo, request).unwrap();
     let back = within("echo", got.next()).await;
-    assert!(matches!(TallyMsg::from_values(back).unwrap().0, TallyMsg::Add(7)));
+    assert!(matches!(
+        TallyMsg::from_values(back).unwrap().0,
+        TallyMsg::Add(7)
+    ));
 }

@@ -58,7 +58,10 @@ async fn a_million_messages_in_order_to_another_process() {
     // A bulk transfer on a loaded two-core machine: a slow heartbeat (the process then
     // allows three of our intervals too), so that CPU starvation is not taken for death.
     let local = support::nodes::builder("seq-sender")
-        .heartbeat(aemp_actor::Heartbeat { interval: Duration::from_secs(5), timeout: Duration::from_secs(30) })
+        .heartbeat(aemp_actor::Heartbeat {
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+        })
         .start()
         .await
         .unwrap();

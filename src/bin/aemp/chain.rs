@@ -46,8 +46,8 @@ const REFUSED_EVAL: &str = "refused: aemp never runs code sent over the network.
     not send it. Call a port instead (aemp cal NODE#PORT ARGS...), or register a function on \
     the node (NodeBuilder::function) and send to its node port (aemp snd NODE NAME ARGS...).";
 const REFUSED_TRACE: &str = "not supported: it walks AnyEvent::MP 1.x's `up_nodes` request, \
-    which 2.x nodes do not answer. `aemp nodes --seed HOST:PORT` lists the nodes a seed \
-    connects you to.";
+    which 2.x nodes do not answer. `aemp nodes --seed HOST:PORT` lists the nodes of the \
+    network.";
 
 /// The low-level keys, set with `setKEY VALUE` (or `KEY VALUE`) and removed with `delKEY`.
 const LOW_LEVEL: &[(&str, &str, &str)] = &[
@@ -106,11 +106,11 @@ fn specs() -> Vec<Spec> {
         s("mon", Rest, Protocol, "[OPTIONS] PORT",
           "Waits until PORT dies and prints the reason (`normal` for a normal exit). Waits without limit unless --timeout is given."),
         s("nodes", Rest, Protocol, "[OPTIONS]",
-          "Joins through the seeds and lists the nodes that are up, with the address of each seed."),
+          "Joins through the seeds and lists, one per line with its listeners: `master:` the global node this node reports to, `global:` the global nodes, `up:` the nodes this node is connected to, `known:` every node with listeners in the global database."),
         s("lookup", Rest, Protocol, "[OPTIONS] NAME",
-          "Asks every node joined through the seeds for the port registered there as NAME (the node port's `lookup` request) and prints the port ids found."),
+          "Prints the ports registered as NAME network-wide (a group: Node::register_name, AnyEvent::MP 2.x's grp_reg), one per line; if there are none, asks each seed for the port registered there as NAME (the node port's `lookup` request, Node::register). Fails if none is found."),
         s("db", Rest, Protocol, "[OPTIONS] FAMILY",
-          "Prints a family of the global database (not available yet: aemp has no global database)."),
+          "Prints a family of the global database, merged from every node, as a JSON object (key: value). `'l` holds each node's listeners, `'g` the global nodes; a name registered network-wide is a family of port ids."),
         s("eval", Rest, Refused(REFUSED_EVAL), "NODE EXPR...", "Perl's remote eval: refused."),
         s("shell", Rest, Refused(REFUSED_EVAL), "[NODE]", "Perl's remote eval shell: refused."),
         s("restart", Rest, Refused(REFUSED_EVAL), "NODE", "Perl's watchdog restart through eval: refused."),
@@ -202,13 +202,14 @@ Running a node:
     run [PROFILE] [OPTIONS]           a node from a profile and flags (aemp run --help)
     ping HOST:PORT [OPTIONS]          one handshake, reported (aemp ping --help)
 
-Protocol commands (a short-lived node that joins through the seeds; they end a chain):
+Protocol commands (a short-lived node joins the network through the seeds, so that ports
+on every node are reachable; they end a chain):
     snd [OPTIONS] PORT ARGS...        send a message and confirm its delivery
     cal [OPTIONS] PORT ARGS...        send with a reply port appended, print the reply
     mon [OPTIONS] PORT                wait until the port dies, print the reason
-    nodes [OPTIONS]                   the nodes that are up
-    lookup [OPTIONS] NAME             the ports registered as NAME on the joined nodes
-    db [OPTIONS] FAMILY               not available yet (no global database)
+    nodes [OPTIONS]                   the master, the global nodes, the nodes up and known
+    lookup [OPTIONS] NAME             the ports named NAME (network-wide, else on a seed)
+    db [OPTIONS] FAMILY               a family of the global database, as JSON
     eval, shell, restart, trace       refused or not supported (aemp runs no remote code)
   OPTIONS (before the port): --seed HOST:PORT (repeatable; default: the profile's seeds),
     --profile NAME (default aemp), --secret SECRET, --cert PEMFILE, --timeout SECONDS (5)

@@ -1,15 +1,17 @@
-//! The protocol commands: a short-lived node joins through the seeds and does one thing.
+//! The protocol commands: a short-lived node joins the network through the seeds (the
+//! kernel's seed protocol: it reports to a seed as its master, which answers database
+//! queries and tells the addresses of other nodes) and does one thing.
 //!
-//! "Joining" means connecting directly to each seed address (so that each failure can be
-//! reported), without the kernel's seed protocol; the ports a command can reach are those
-//! of the seeds themselves (a port on another node fails with a hint).
+//! Each seed is first probed with a plain handshake (under another node id), so that a
+//! wrong secret or an unreachable seed is reported at once, with a hint.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use aemp::actor::format_reason;
 use aemp::actor::profile::{expand_node_id, seed_address, to_json, RcFile};
-use aemp::{Error, Node, PortId, Value};
+use aemp::transport::{AuthMethod, Config};
+use aemp::{Error, Framing, Node, PortId, Value};
 use tokio::sync::mpsc;
 
 use crate::Failure;
@@ -102,15 +104,10 @@ pub(crate) async fn run(
         crate::chain::print_help(name);
         return Ok(());
     };
-    if name == "db" {
-        return Err(Failure::failed(
-            "db: not available yet: aemp has no global database so far (it is being built); \
-             aemp lookup NAME finds ports registered on the seed nodes",
-        ));
-    }
     let needs = match name {
         "snd" | "cal" | "mon" => "PORT",
         "lookup" => "NAME",
+        "db" => "FAMILY",
         _ => "",
     };
     if !needs.is_empty() && args.is_empty() {
@@ -121,6 +118,18 @@ pub(crate) async fn run(
     if name == "nodes" && !args.is_empty() {
         return Err(Failure::usage("nodes: takes no arguments besides options"));
     }
+    let word = match name {
+        "lookup" | "db" => {
+            let [word] = args.as_slice() else {
+                return Err(Failure::usage(format!("{name}: takes exactly one {needs}")));
+            };
+            let word = word
+                .to_text()
+                .ok_or_else(|| Failure::usage(format!("{name}: the {needs} must be a string")))?;
+            word.into_owned()
+        }
+        _ => String::new(),
+    };
     let port = match name {
         "snd" | "cal" | "mon" => {
             let text = args.remove(0);
@@ -146,18 +155,16 @@ pub(crate) async fn run(
         ("snd", Some(port)) => snd(node, &port, args, opts.timeout()).await,
         ("cal", Some(port)) => cal(node, &port, args, opts.timeout()).await,
         ("mon", Some(port)) => mon(node, &port, opts.timeout).await,
-        ("nodes", _) => {
-            nodes(&joined);
-            Ok(())
-        }
-        ("lookup", _) => lookup(&joined, args, opts.timeout()).await,
+        ("nodes", _) => nodes(&joined, opts.timeout()).await,
+        ("lookup", _) => lookup(&joined, &word, opts.timeout()).await,
+        ("db", _) => db(node, &word, opts.timeout()).await,
         _ => Err(format!("{name}: no such protocol command")),
     };
     node.shutdown().await;
     result.map_err(|e| Failure::failed(format!("{name}: {e}")))
 }
 
-/// A short-lived node and the seeds it reached.
+/// A short-lived node that has joined the network, and the seeds it reached.
 struct Joined {
     node: Node,
     /// (address, node id) of each reachable seed.
@@ -168,7 +175,8 @@ const NO_CREDENTIALS: &str = "no secret or certificate configured: every node of
     needs the same one. Run `aemp gensecret` once (it writes the secret to the rc file, \
     which the nodes and aemp read), copy the file to every host, or pass --secret SECRET";
 
-/// Starts the node and connects to every seed (at once, within the time limit).
+/// Probes every seed (at once), then starts a node with the reachable ones as its seeds and
+/// waits until it has a master; all within the time limit.
 async fn join(opts: &Options, rc: &RcFile) -> Result<Joined, String> {
     let profile_name = opts.profile.clone().unwrap_or_else(|| "aemp".to_owned());
     let profile = rc
@@ -182,40 +190,133 @@ async fn join(opts: &Options, rc: &RcFile) -> Result<Joined, String> {
     if secret.is_none() && cert.is_none() {
         return Err(NO_CREDENTIALS.into());
     }
-    let seeds: Vec<String> = if opts.seeds.is_empty() {
-        profile.seeds.iter().map(|s| seed_address(s)).collect()
+    let mut seeds: Vec<String> = Vec::new();
+    let given = if opts.seeds.is_empty() {
+        &profile.seeds
     } else {
-        opts.seeds.iter().map(|s| seed_address(s)).collect()
+        &opts.seeds
     };
+    for addr in given.iter().map(|s| seed_address(s)) {
+        if !seeds.contains(&addr) {
+            seeds.push(addr);
+        }
+    }
     if seeds.is_empty() {
         return Err(format!(
             "no seeds to join through: pass --seed HOST:PORT (a node's address), or configure \
              them with `aemp setseeds HOST:PORT` (profile {profile_name} has none)"
         ));
     }
-    // The node dials the seeds itself (below) to report failures; it needs no listener.
+    let id = expand_node_id("aemp/%n/%u");
+    let probe = probe_config(
+        &format!("{id}-probe"),
+        secret.as_deref(),
+        cert.as_deref(),
+        &profile,
+    )?;
+    // The node needs no listener: it only dials out, to its seeds and to the nodes it talks
+    // to (whose addresses its master tells).
     let mut settings = profile;
     settings.seeds.clear();
     settings.binds = Some(Vec::new());
-    let mut builder = Node::builder().node_id(expand_node_id("aemp/%n/%u"));
+    let mut builder = Node::builder().node_id(id);
     if let Some(secret) = secret {
         builder = builder.secret(secret);
     }
     if let Some(cert) = cert {
         builder = builder.cert_pem(cert);
     }
-    let node = settings
+    let mut builder = settings
         .apply_to(builder)
-        .map_err(|e| format!("profile {profile_name}: {e}"))?
-        .start()
-        .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| format!("profile {profile_name}: {e}"))?;
+
     let limit = opts.timeout();
+    let deadline = tokio::time::Instant::now() + limit;
+    let reached = probe_seeds(&seeds, &probe, limit).await?;
+    for (addr, _) in &reached {
+        builder = builder.seed(addr.clone());
+    }
+    let node = builder.start().await.map_err(|e| e.to_string())?;
+    // The master is chosen when a seed's connection comes up: look after every node event,
+    // and now and then in case the choice follows the event.
+    let mut events = node.node_events();
+    while node.master().is_none() {
+        if tokio::time::Instant::now() >= deadline {
+            node.shutdown().await;
+            let addrs: Vec<&str> = reached.iter().map(|(a, _)| a.as_str()).collect();
+            return Err(format!(
+                "could not join through {} within {} (the seeds answered a handshake, but \
+                 the node's own connection did not come up)",
+                addrs.join(", "),
+                secs(limit)
+            ));
+        }
+        let tick = tokio::time::Instant::now() + Duration::from_millis(25);
+        let _ = tokio::time::timeout_at(tick.min(deadline), events.recv()).await;
+    }
+    Ok(Joined {
+        node,
+        seeds: reached,
+    })
+}
+
+/// The transport settings of the probes: the node's credentials and handshake options,
+/// under node id `id`.
+fn probe_config(
+    id: &str,
+    secret: Option<&str>,
+    cert: Option<&str>,
+    profile: &aemp::actor::profile::Profile,
+) -> Result<Config, String> {
+    let mut config = Config::new(id).map_err(|e| e.to_string())?;
+    if let Some(secret) = secret {
+        config = config.secret(secret);
+    }
+    if let Some(pem) = cert {
+        config = config
+            .cert_pem(pem)
+            .map_err(|e| format!("certificate: {e}"))?;
+    }
+    // Names aemp does not know are skipped, as the node does.
+    if let Some(names) = &profile.framing_format {
+        let known: Vec<Framing> = names.iter().filter_map(|n| n.parse().ok()).collect();
+        if !known.is_empty() {
+            config = config.framings(known).map_err(|e| e.to_string())?;
+        }
+    }
+    if let Some(names) = &profile.auth_offer {
+        let known: Vec<AuthMethod> = names.iter().filter_map(|n| n.parse().ok()).collect();
+        if !known.is_empty() {
+            config = config.auth_offer(known).map_err(|e| e.to_string())?;
+        }
+    }
+    if let Some(names) = &profile.auth_accept {
+        let known: Vec<AuthMethod> = names.iter().filter_map(|n| n.parse().ok()).collect();
+        if !known.is_empty() {
+            config = config.auth_accept(known).map_err(|e| e.to_string())?;
+        }
+    }
+    if let Some(t) = profile.monitor_timeout {
+        config = config.monitor_timeout(t);
+    }
+    Ok(config)
+}
+
+/// One plain handshake with each seed (at once, within `limit`), closed at once: the
+/// (address, node id) of those that answered, in the given order; an error listing every
+/// failure if none did (failures are warnings otherwise).
+async fn probe_seeds(
+    seeds: &[String],
+    config: &Config,
+    limit: Duration,
+) -> Result<Vec<(String, String)>, String> {
     let mut attempts = tokio::task::JoinSet::new();
     for (i, addr) in seeds.iter().enumerate() {
-        let (node, addr) = (node.clone(), addr.clone());
+        let (config, addr) = (config.clone(), addr.clone());
         attempts.spawn(async move {
-            let r = tokio::time::timeout(limit, node.connect(&addr)).await;
+            let r = tokio::time::timeout(limit, aemp::transport::connect(addr.as_str(), &config))
+                .await
+                .map(|r| r.map(|conn| conn.info().node_id.clone()));
             (i, addr, r)
         });
     }
@@ -225,13 +326,12 @@ async fn join(opts: &Options, rc: &RcFile) -> Result<Joined, String> {
         let Ok((i, addr, r)) = done else { continue };
         match r {
             Ok(Ok(id)) => reached.push((i, addr, id)),
-            Ok(Err(e)) => failures.push((i, explain(&addr, &e))),
+            Ok(Err(e)) => failures.push((i, explain(&addr, &Error::Transport(e)))),
             Err(_) => failures.push((i, format!("{addr}: no answer within {}", secs(limit)))),
         }
     }
+    failures.sort();
     if reached.is_empty() {
-        node.shutdown().await;
-        failures.sort();
         let list: Vec<String> = failures.into_iter().map(|(_, f)| f).collect();
         return Err(format!("nothing reachable: {}", list.join("; ")));
     }
@@ -239,10 +339,7 @@ async fn join(opts: &Options, rc: &RcFile) -> Result<Joined, String> {
         eprintln!("aemp: warning: {failure}");
     }
     reached.sort();
-    Ok(Joined {
-        node,
-        seeds: reached.into_iter().map(|(_, a, id)| (a, id)).collect(),
-    })
+    Ok(reached.into_iter().map(|(_, a, id)| (a, id)).collect())
 }
 
 /// A connection error with what to do about it.
@@ -282,8 +379,9 @@ fn died(port: &PortId, reason: &[Value]) -> String {
     match tag {
         Some("no_such_port") => format!("{port}: no such port ({text})"),
         Some("transport_error") if text.contains("no known address") => format!(
-            "cannot reach node {}: no address is known for it (it is not one of the seeds, \
-             and they did not tell): pass its address with --seed HOST:PORT ({text})",
+            "cannot reach node {}: no address is known for it (the global database does not \
+             list it: is it running, with listeners, and joined to the same network? \
+             aemp nodes lists the known ones) ({text})",
             port.node()
         ),
         _ => format!("{port} died: {text}"),
@@ -366,54 +464,142 @@ async fn mon(node: &Node, port: &PortId, limit: Option<Duration>) -> Result<(), 
     Ok(())
 }
 
-/// `nodes`: the nodes that are up, the seeds with their addresses.
-fn nodes(joined: &Joined) {
-    let mut up = joined.node.up_nodes();
-    up.sort();
-    for id in up {
-        match joined.seeds.iter().find(|(_, s)| *s == id) {
-            Some((addr, _)) => println!("{id} {addr}"),
-            None => println!("{id}"),
-        }
-    }
+/// Families of the global database that `nodes` reads: the global nodes and the listeners.
+const GLOBALS: &str = "'g";
+const LISTENERS: &str = "'l";
+
+/// A note for when the master answers no database query: the Perl test peer and other
+/// minimal nodes speak AEMP but not the global protocol.
+fn no_database(limit: Duration) -> String {
+    format!(
+        "the global database did not answer within {} (the seeds must run aemp's or \
+         AnyEvent::MP 2.x's kernel)",
+        secs(limit)
+    )
 }
 
-/// `lookup NAME`: the node port's `lookup` request, on every node joined.
-async fn lookup(joined: &Joined, args: Vec<Value>, limit: Duration) -> Result<(), String> {
-    let [name] = args.as_slice() else {
-        return Err("takes exactly one name".into());
+/// `nodes`: the master, the global nodes, the nodes this node is connected to, and every
+/// node with listeners the database knows, each with its listeners.
+async fn nodes(joined: &Joined, limit: Duration) -> Result<(), String> {
+    let node = &joined.node;
+    let db = tokio::time::timeout(limit, async {
+        (
+            node.db_family(GLOBALS).await,
+            node.db_family(LISTENERS).await,
+        )
+    })
+    .await;
+    let (globals, listeners) = match db {
+        Ok(families) => families,
+        Err(_) => {
+            eprintln!(
+                "aemp: warning: nodes: {}; listing what this node knows",
+                no_database(limit)
+            );
+            Default::default()
+        }
     };
-    let mut found = Vec::new();
-    let mut errors = Vec::new();
-    for (_, id) in &joined.seeds {
-        let call = joined.node.cal(
-            &PortId::new(id, ""),
-            vec![Value::from("lookup"), name.clone()],
-        );
-        match tokio::time::timeout(limit, call).await {
-            Ok(Ok(reply)) => {
-                if let Some(port) = reply.first().and_then(Value::to_text) {
-                    found.push(port.into_owned());
-                }
-            }
-            Ok(Err(e)) => errors.push(format!("{id}: {e}")),
-            Err(_) => errors.push(format!("{id}: no answer within {}", secs(limit))),
+    let line = |label: &str, id: &str| {
+        let addrs: Vec<String> = match listeners.get(id).and_then(Value::as_array) {
+            Some(addrs) => addrs
+                .iter()
+                .filter_map(|a| a.to_text().map(|t| t.into_owned()))
+                .collect(),
+            None => joined
+                .seeds
+                .iter()
+                .filter(|(_, s)| s == id)
+                .map(|(a, _)| a.clone())
+                .collect(),
+        };
+        if addrs.is_empty() {
+            println!("{label} {id}");
+        } else {
+            println!("{label} {id} {}", addrs.join(","));
+        }
+    };
+    match node.master() {
+        Some(master) => line("master:", &master),
+        None => println!("master: none"),
+    }
+    let mut global: Vec<String> = node.global_nodes();
+    global.extend(globals.into_keys());
+    global.sort();
+    global.dedup();
+    for id in &global {
+        line("global:", id);
+    }
+    let mut up = node.up_nodes();
+    up.sort();
+    for id in &up {
+        line("up:", id);
+    }
+    // Nodes without listeners (short-lived ones such as this) cannot be reached: left out.
+    for (id, addrs) in &listeners {
+        if addrs.as_array().is_some_and(|a| !a.is_empty()) {
+            line("known:", id);
         }
     }
-    for e in &errors {
-        eprintln!("aemp: warning: lookup: {e}");
+    Ok(())
+}
+
+/// `lookup NAME`: the ports registered as NAME network-wide (`register_name`); if none,
+/// the port registered as NAME on each seed (the node port's `lookup`, `Node::register`).
+async fn lookup(joined: &Joined, name: &str, limit: Duration) -> Result<(), String> {
+    let mut found: Vec<String> =
+        match tokio::time::timeout(limit, joined.node.lookup_names(name)).await {
+            Ok(ports) => ports.iter().map(ToString::to_string).collect(),
+            Err(_) => {
+                eprintln!("aemp: warning: lookup: {}", no_database(limit));
+                Vec::new()
+            }
+        };
+    if found.is_empty() {
+        for (_, id) in &joined.seeds {
+            let call = joined.node.cal(
+                &PortId::new(id, ""),
+                vec![Value::from("lookup"), Value::from(name)],
+            );
+            match tokio::time::timeout(limit, call).await {
+                Ok(Ok(reply)) => {
+                    if let Some(port) = reply.first().and_then(Value::to_text) {
+                        found.push(port.into_owned());
+                    }
+                }
+                Ok(Err(e)) => eprintln!("aemp: warning: lookup: {id}: {e}"),
+                Err(_) => eprintln!(
+                    "aemp: warning: lookup: {id}: no answer within {}",
+                    secs(limit)
+                ),
+            }
+        }
     }
     if found.is_empty() {
-        let nodes: Vec<&str> = joined.seeds.iter().map(|(_, id)| id.as_str()).collect();
-        return Err(format!(
-            "{} is not registered on {} (this asks the node ports of the seeds; the global \
-             database is not searched yet)",
-            to_json(name, false),
-            nodes.join(", ")
-        ));
+        return Err(format!("no port registered as {name}"));
     }
+    found.sort();
+    found.dedup();
     for port in found {
         println!("{port}");
+    }
+    Ok(())
+}
+
+/// `db FAMILY`: the family, merged from every node, as pretty JSON (an object).
+async fn db(node: &Node, family: &str, limit: Duration) -> Result<(), String> {
+    let entries = tokio::time::timeout(limit, node.db_family(family))
+        .await
+        .map_err(|_| no_database(limit))?;
+    if entries.is_empty() {
+        println!("{{}}");
+    } else {
+        let map = Value::Map(
+            entries
+                .into_iter()
+                .map(|(k, v)| (Value::from(k), v))
+                .collect(),
+        );
+        println!("{}", to_json(&map, true));
     }
     Ok(())
 }

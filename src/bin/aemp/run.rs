@@ -12,9 +12,11 @@ const SERVICES: &[&str] = &[services::ECHO, services::SEQUENCE];
 
 /// Run a node from a profile of the rc file and flags (the flags win), with the services
 /// compiled into this binary (`aemp::echo`, `aemp::sequence`; a profile's `services` start
-/// instances, registered under their names). Logs one line per node up or down (AEMP_LOG
-/// sets the level), prints `aemp run: node ID listening on ADDR`, and stops gracefully on
-/// SIGINT or SIGTERM.
+/// instances, registered under their names). Every node also runs an `aemp::echo` port,
+/// registered on the node as `echo` and network-wide in the group `aemp::echo` (the echo
+/// ports of every `aemp run` node: `aemp lookup aemp::echo` lists them). Logs one line per
+/// node up or down (AEMP_LOG sets the level), prints `aemp run: node ID listening on ADDR`,
+/// and stops gracefully on SIGINT or SIGTERM.
 #[derive(Debug, Args)]
 pub(crate) struct Run {
     /// The profile (default: the host name, as AnyEvent::MP).
@@ -114,6 +116,8 @@ impl Run {
             .spawn(node.id(), services::ECHO, vec![])
             .map_err(|e| e.to_string())?;
         node.register("echo", &echo);
+        // Network-wide too: the group of every aemp run node's echo port.
+        node.register_name(services::ECHO, &echo).detach();
         for service in &services {
             let port = node
                 .spawn(node.id(), &service.name, service.args.clone())
