@@ -339,11 +339,17 @@ impl NodeInner {
         hb_timeout: Option<Duration>,
     ) {
         let reason = loop {
-            let next = match hb_timeout {
-                None => rx.recv().await,
-                Some(limit) => match tokio::time::timeout(limit, rx.recv()).await {
-                    Ok(next) => next,
-                    Err(_) => break format!("no heartbeat for {:.1} s", limit.as_secs_f64()),
+            // Messages already received are handled without a timer; only waiting for more
+            // is bounded by the heartbeat.
+            let next = match rx.try_recv() {
+                Ok(Some(msg)) => Ok(Some(msg)),
+                Err(e) if !e.is_fatal() => Err(e),
+                _ => match hb_timeout {
+                    None => rx.recv().await,
+                    Some(limit) => match tokio::time::timeout(limit, rx.recv()).await {
+                        Ok(next) => next,
+                        Err(_) => break format!("no heartbeat for {:.1} s", limit.as_secs_f64()),
+                    },
                 },
             };
             match next {

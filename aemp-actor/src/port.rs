@@ -206,20 +206,8 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
     let node = Node { inner };
     let mut batch = VecDeque::new();
     loop {
-        {
-            let mut mb = port.mailbox();
-            if port.is_dead() || mb.queue.is_empty() {
-                mb.running = false;
-                if mb.queue.capacity() > 1024 {
-                    mb.queue = VecDeque::new();
-                }
-                return;
-            }
-            if mb.queue.len() <= BATCH {
-                std::mem::swap(&mut mb.queue, &mut batch);
-            } else {
-                batch.extend(mb.queue.drain(..BATCH));
-            }
+        if !take_batch(&port, &mut batch) {
+            return;
         }
         for msg in batch.drain(..) {
             if port.is_dead() {
@@ -227,7 +215,36 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
             }
             port.handle(&node, msg);
         }
-        batch.clear();
+        // Let other tasks run between batches, but only when there is more to do: a yield
+        // with an empty mailbox would only hand the task to another worker thread.
+        if !take_batch(&port, &mut batch) {
+            return;
+        }
         tokio::task::yield_now().await;
+        for msg in batch.drain(..) {
+            if port.is_dead() {
+                break;
+            }
+            port.handle(&node, msg);
+        }
     }
+}
+
+/// Moves up to a batch of queued messages into `batch`; false (and the port is idle again)
+/// when there are none or the port is dead.
+fn take_batch(port: &Port, batch: &mut VecDeque<Vec<Value>>) -> bool {
+    let mut mb = port.mailbox();
+    if port.is_dead() || mb.queue.is_empty() {
+        mb.running = false;
+        if mb.queue.capacity() > 1024 {
+            mb.queue = VecDeque::new();
+        }
+        return false;
+    }
+    if mb.queue.len() <= BATCH {
+        std::mem::swap(&mut mb.queue, batch);
+    } else {
+        batch.extend(mb.queue.drain(..BATCH));
+    }
+    true
 }

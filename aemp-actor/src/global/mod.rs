@@ -152,6 +152,9 @@ fn req(tag: &str, args: Vec<Value>) -> Vec<Value> {
 impl NodeInner {
     fn send_all(self: &Arc<Self>, out: Out) {
         for (node, msg) in out {
+            if node == *self.id {
+                continue;
+            }
             if let Err(e) = self.send(&node, msg) {
                 tracing::warn!(node, error = %e, "cannot send global protocol message");
             }
@@ -173,7 +176,9 @@ impl NodeInner {
             .push((family.to_owned(), st.merged_family(family), d));
     }
 
-    /// Delivers notices and sends messages (after the state lock is released).
+    /// Delivers notices and sends messages. Called with the state lock held, so that they
+    /// go out in the order of the changes (the event channel never blocks; sending takes
+    /// peer locks, never the state lock, and no global message goes to this node itself).
     fn publish(self: &Arc<Self>, fx: Effects) {
         for (f, e, d) in fx.notices {
             self.notify(&f, e, d);
@@ -216,7 +221,7 @@ impl NodeInner {
 
     /// Becomes a global node (a seed found itself among the seeds, or a node asked it to).
     pub(crate) fn become_global(self: &Arc<Self>) {
-        let (out, notices) = {
+        {
             let mut st = self.global.state();
             if st.is_global {
                 return;
@@ -257,22 +262,22 @@ impl NodeInner {
                 .into_iter()
                 .map(|n| (n, req("g_global", vec![])))
                 .collect();
-            (out, notices)
-        };
-        let families: Vec<String> = notices.iter().map(|(f, _, _)| f.clone()).collect();
-        for (f, e, d) in notices {
-            self.notify(&f, e, d);
+            // Emitted under the lock, in order with every later change.
+            let families: Vec<String> = notices.iter().map(|(f, _, _)| f.clone()).collect();
+            for (f, e, d) in notices {
+                self.notify(&f, e, d);
+            }
+            // Subscribers that waited for a master's snapshot get the merged view instead.
+            for family in families {
+                let _ = self.global.notices.send(Notice {
+                    family,
+                    entries: Family::new(),
+                    diff: Diff::default(),
+                    initial_for: Some(0),
+                });
+            }
+            self.send_all(out);
         }
-        // Subscribers that waited for a master's snapshot get the merged view instead.
-        for family in families {
-            let _ = self.global.notices.send(Notice {
-                family,
-                entries: Family::new(),
-                diff: Diff::default(),
-                initial_for: Some(0),
-            });
-        }
-        self.send_all(out);
     }
 
     fn up_peer_ids(&self) -> Vec<String> {
@@ -301,7 +306,7 @@ impl NodeInner {
     }
 
     fn master_set(self: &Arc<Self>, master: String) {
-        let out = {
+        {
             let mut st = self.global.state();
             if st.is_global {
                 return;
@@ -321,9 +326,8 @@ impl NodeInner {
                     req("g_mon1", vec![Value::from(family.as_str())]),
                 ));
             }
-            out
-        };
-        self.send_all(out);
+            self.send_all(out);
+        }
     }
 
     /// A node came up: globals announce themselves to it.
@@ -335,7 +339,7 @@ impl NodeInner {
 
     /// A node went down: forget what it contributed; find another master if it was ours.
     pub(crate) fn global_node_down(self: &Arc<Self>, node: &str) {
-        let (fx, lost_master) = {
+        let lost_master = {
             let mut st = self.global.state();
             let mut fx = Effects::default();
             let lost_master = st.master.as_deref() == Some(node) && !st.is_global;
@@ -357,9 +361,9 @@ impl NodeInner {
                     self.merged_changed(&st, &family, d, &mut fx);
                 }
             }
-            (fx, lost_master)
+            self.publish(fx);
+            lost_master
         };
-        self.publish(fx);
         if lost_master {
             let seeds = self.seed_nodes();
             self.master_search(&seeds);
@@ -473,16 +477,15 @@ impl NodeInner {
             return;
         };
         let db = db::from_value(db);
-        let fx = {
+        {
             let mut st = self.global.state();
             st.slaves.insert(src.to_owned());
             let mut fx = Effects::default();
             for (family, d) in st.domain.replace(src, Some(db)) {
                 self.domain_changed(&st, &family, &d, &mut fx);
             }
-            fx
-        };
-        self.publish(fx);
+            self.publish(fx);
+        }
     }
 
     fn g_global(self: &Arc<Self>, src: &str) {
@@ -502,7 +505,7 @@ impl NodeInner {
 
     fn g_set(self: &Arc<Self>, src: &str, db: Option<&Value>) {
         let db = db.map(db::from_value).unwrap_or_default();
-        let fx = {
+        {
             let mut st = self.global.state();
             if !st.is_global {
                 return;
@@ -513,9 +516,8 @@ impl NodeInner {
                 let d = merged_only(&st, &family, d);
                 self.merged_changed(&st, &family, d, &mut fx);
             }
-            fx
-        };
-        self.publish(fx);
+            self.publish(fx);
+        }
         self.keepalive_known_globals();
     }
 
@@ -525,7 +527,7 @@ impl NodeInner {
         };
         let set = parse_set(args.get(1));
         let del = args.get(2).map(db::keys_from_value).unwrap_or_default();
-        let fx = {
+        {
             let mut st = self.global.state();
             if !st.is_global {
                 return;
@@ -540,9 +542,8 @@ impl NodeInner {
                 let d = st.domain.apply(src, &family, &set, &del);
                 self.domain_changed(&st, &family, &d, &mut fx);
             }
-            fx
-        };
-        self.publish(fx);
+            self.publish(fx);
+        }
         if family == GLOBALS {
             self.keepalive_known_globals();
         }
@@ -552,7 +553,7 @@ impl NodeInner {
         let Some(family) = text(args.first()) else {
             return;
         };
-        let (entries, d) = {
+        {
             let mut st = self.global.state();
             if st.master.as_deref() != Some(src) || st.is_global {
                 return;
@@ -582,17 +583,18 @@ impl NodeInner {
                 }
                 d
             };
-            (mirror.clone(), d)
-        };
-        self.notify(&family, entries, d);
-        if tag == "g_chg1" {
-            // Also marks the end of the initial snapshot for waiting subscribers.
-            let _ = self.global.notices.send(Notice {
-                family: family.clone(),
-                entries: Family::new(),
-                diff: Diff::default(),
-                initial_for: Some(0),
-            });
+            let entries = mirror.clone();
+            // Emitted under the lock, in order with every later change.
+            self.notify(&family, entries, d);
+            if tag == "g_chg1" {
+                // Also marks the end of the initial snapshot for waiting subscribers.
+                let _ = self.global.notices.send(Notice {
+                    family: family.clone(),
+                    entries: Family::new(),
+                    diff: Diff::default(),
+                    initial_for: Some(0),
+                });
+            }
         }
     }
 
@@ -604,7 +606,7 @@ impl NodeInner {
         set: Vec<(String, Value)>,
         del: Vec<String>,
     ) {
-        let fx = {
+        {
             let mut st = self.global.state();
             let fam = st.local.entry(family.to_owned()).or_default();
             let set: Vec<(String, Value)> = set
@@ -635,9 +637,8 @@ impl NodeInner {
                 );
                 fx.out.push((master, upd));
             }
-            fx
-        };
-        self.publish(fx);
+            self.publish(fx);
+        }
     }
 
     /// A query to the master (`g_db_family`, ...), answered locally on a global node.

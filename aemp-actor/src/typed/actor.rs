@@ -333,6 +333,7 @@ struct Mailbox<M: Message> {
     overflow: Mutex<Overflow<M>>,
     limit: usize,
     killed: Notify,
+    is_killed: std::sync::atomic::AtomicBool,
     kill_reason: Mutex<Option<Vec<Value>>>,
 }
 
@@ -423,6 +424,9 @@ impl<M: Message> TypedSink for SharedMailbox<M> {
 
     fn killed(&self, reason: &[Value]) {
         *lock(&self.0.kill_reason) = Some(reason.to_vec());
+        self.0
+            .is_killed
+            .store(true, std::sync::atomic::Ordering::Release);
         self.0.killed.notify_one();
     }
 
@@ -533,6 +537,7 @@ fn start<A: Actor>(node: &Node, name: String, actor: A, capacity: usize) -> Opti
         }),
         limit: capacity.saturating_mul(OVERFLOW_FACTOR),
         killed: Notify::new(),
+        is_killed: std::sync::atomic::AtomicBool::new(false),
         kill_reason: Mutex::new(None),
     });
     node.inner.create_port(
@@ -574,12 +579,23 @@ async fn run<A: Actor>(
             if let Some(reason) = ctx.stop.take() {
                 break 'life reason;
             }
-            let env = tokio::select! {
-                biased;
-                _ = mailbox.killed.notified() => break 'life lock(&mailbox.kill_reason).take().unwrap_or_default(),
-                env = rx.recv() => match env {
-                    Some(env) => env,
-                    None => break 'life Vec::new(),
+            if mailbox.is_killed.load(std::sync::atomic::Ordering::Acquire) {
+                break 'life lock(&mailbox.kill_reason).take().unwrap_or_default();
+            }
+            // Queued messages are taken at once; only an empty mailbox waits (for a message
+            // or for the port's kill).
+            let env = match rx.try_recv() {
+                Ok(env) => env,
+                Err(mpsc::error::TryRecvError::Disconnected) => break 'life Vec::new(),
+                Err(mpsc::error::TryRecvError::Empty) => tokio::select! {
+                    biased;
+                    _ = mailbox.killed.notified() => {
+                        break 'life lock(&mailbox.kill_reason).take().unwrap_or_default()
+                    }
+                    env = rx.recv() => match env {
+                        Some(env) => env,
+                        None => break 'life Vec::new(),
+                    },
                 },
             };
             let outcome = AssertUnwindSafe(actor.handle(&mut ctx, env.msg))
