@@ -19,6 +19,9 @@ use crate::PortId;
 /// How many messages a port handles before it lets other tasks run.
 const BATCH: usize = 256;
 
+/// How many queued messages make a burst that another worker thread should handle.
+const HANDOFF: usize = 64;
+
 pub(crate) type HandlerCell = Arc<Mutex<BoxHandler>>;
 
 /// The mailbox of a typed actor (see `crate::typed`): decodes and queues messages itself.
@@ -140,6 +143,11 @@ impl Port {
                     mb.running = true;
                     drop(mb);
                     node.runtime.spawn(drain(self.clone(), node.clone()));
+                } else if mb.queue.len() == HANDOFF {
+                    // A burst queued up while the drain task has not run: let an idle
+                    // worker take it (a lone message stays on this thread).
+                    drop(mb);
+                    aemp_transport::hand_to_idle_worker();
                 }
             }
         }

@@ -336,10 +336,13 @@ impl Sender {
         state: &mut State,
         encode: impl FnOnce(&Encoder, &mut Vec<u8>) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        let was_empty = state.buf.is_empty();
+        let before = state.buf.len();
         encode(&shared.encoder, &mut state.buf)?;
-        if was_empty {
+        if before == 0 {
             shared.wake_writer.notify_one();
+        } else if before < HANDOFF && state.buf.len() >= HANDOFF {
+            // A burst: the writer has not run while the producer went on.
+            hand_to_idle_worker();
         }
         Ok(())
     }
@@ -376,6 +379,27 @@ impl Sender {
     /// Bytes queued and not yet handed to the socket.
     pub fn queued_bytes(&self) -> usize {
         self.handle.shared.lock().buf.len()
+    }
+}
+
+/// How many queued bytes make a burst that another worker thread should write out.
+const HANDOFF: usize = 16 * 1024;
+
+/// Lets an idle worker thread run the task just woken, instead of the current thread once
+/// its task yields.
+///
+/// tokio puts a task woken from a worker thread into that worker's LIFO slot, which other
+/// workers cannot steal, and wakes no idle worker for it. A producer that sends many
+/// messages without yielding would then run before the writer, on one core, the other one
+/// idle. Scheduling an empty task moves the woken one from the LIFO slot into the worker's
+/// run queue and wakes an idle worker, which takes it: producer and writer run in parallel.
+/// Used only for bursts (a lone message stays on its thread: a hop would cost latency); a
+/// no-op outside a multi-threaded runtime.
+pub fn hand_to_idle_worker() {
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
+            rt.spawn(async {});
+        }
     }
 }
 
