@@ -18,6 +18,10 @@
 //! Percentiles (p50 / p99, computed here) and the convergence spread are printed alongside
 //! criterion's figures, with the targets (20 nodes < 2 s; set->mon p99 < 50 ms).
 
+#[path = "support/mod.rs"]
+mod support;
+use support::wanted;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -437,44 +441,6 @@ fn lookup(c: &mut Criterion, rt: &Runtime) {
 }
 
 // ---------------------------------------------------------------------------------------
-
-/// Criterion's options that take a value (so that the value is not taken for a filter).
-const VALUE_OPTIONS: &[&str] = &[
-    "-c",
-    "--color",
-    "-s",
-    "--save-baseline",
-    "-b",
-    "--baseline",
-    "--baseline-lenient",
-    "--load-baseline",
-    "--sample-size",
-    "--warm-up-time",
-    "--measurement-time",
-    "--nresamples",
-    "--noise-threshold",
-    "--confidence-level",
-    "--significance-level",
-    "--profile-time",
-    "--output-format",
-    "--plotting-backend",
-    "--format",
-];
-
-/// Whether the group `name` is wanted: no filter was given on the command line, or the
-/// filter (taken literally) occurs in the name or the name's group in the filter.
-fn wanted(name: &str) -> bool {
-    let mut args = std::env::args().skip(1);
-    let mut filter = None;
-    while let Some(a) = args.next() {
-        if VALUE_OPTIONS.contains(&a.as_str()) {
-            args.next();
-        } else if !a.starts_with('-') {
-            filter = Some(a);
-        }
-    }
-    filter.is_none_or(|f| name.contains(&f) || f.contains(name))
-}
 
 fn main() {
     let rt = runtime();

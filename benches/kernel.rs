@@ -15,6 +15,10 @@
 //! threads waited for a CPU (on a shared machine, timings mean little without that).
 //! A filter on the command line skips the printed figures it does not name.
 
+#[path = "support/mod.rs"]
+mod support;
+use support::wanted;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
@@ -640,44 +644,6 @@ fn memory_per_port() {
 /// (`cargo test --benches`), so that the printed figures can use their full sizes.
 fn criterion_is_benching() -> bool {
     std::env::args().any(|a| a == "--bench")
-}
-
-/// Criterion's options that take a value (so that the value is not taken for a filter).
-const VALUE_OPTIONS: &[&str] = &[
-    "-c",
-    "--color",
-    "-s",
-    "--save-baseline",
-    "-b",
-    "--baseline",
-    "--baseline-lenient",
-    "--load-baseline",
-    "--sample-size",
-    "--warm-up-time",
-    "--measurement-time",
-    "--nresamples",
-    "--noise-threshold",
-    "--confidence-level",
-    "--significance-level",
-    "--profile-time",
-    "--output-format",
-    "--plotting-backend",
-    "--format",
-];
-
-/// Whether the printed figure `name` is wanted: no filter was given on the command line, or
-/// the filter (taken literally, not as criterion's regex) names it or occurs in it.
-fn wanted(name: &str) -> bool {
-    let mut args = std::env::args().skip(1);
-    let mut filter = None;
-    while let Some(a) = args.next() {
-        if VALUE_OPTIONS.contains(&a.as_str()) {
-            args.next();
-        } else if !a.starts_with('-') {
-            filter = Some(a);
-        }
-    }
-    filter.is_none_or(|f| name.contains(&f) || f.contains(name.split('/').next().unwrap_or(name)))
 }
 
 criterion_group!(benches, local_snd, remote_snd, cal_latency, port_creation);
