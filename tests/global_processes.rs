@@ -101,3 +101,94 @@ async fn a_killed_member_process_takes_its_entries_with_it() {
     .await;
     assert!(other.lookup_name("aemp::echo").await.is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_member_processes_form_one_mesh_through_one_seed() {
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let seed = Node::builder()
+        .node_id("mesh5-seed")
+        .bind(&addr)
+        .seed(&addr)
+        .secret("m5 secret")
+        .start()
+        .await
+        .unwrap();
+    let mut listeners = seed.db_watch(aemp_actor::LISTENERS);
+    let mut members = Vec::new();
+    for i in 0..5 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aemp"))
+            .args([
+                "run",
+                "--node-id",
+                &format!("mesh5-m{i}"),
+                "--bind",
+                "127.0.0.1:0",
+                "--seed",
+                &addr,
+                "--secret",
+                "m5 secret",
+            ])
+            .env("AEMP_LOG", "warn")
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        within("aemp run", lines.next_line())
+            .await
+            .unwrap()
+            .unwrap();
+        members.push(child);
+    }
+    // Every member published its listeners through the seed: six nodes in 'l.
+    within("six listeners", async {
+        loop {
+            if listeners.recv().await.unwrap().entries.len() == 6 {
+                return;
+            }
+        }
+    })
+    .await;
+    // A plain node joining later sees every member's echo port in the group, and reaches one.
+    let late = Node::builder()
+        .node_id("mesh5-late")
+        .seed(&addr)
+        .secret("m5 secret")
+        .start()
+        .await
+        .unwrap();
+    let mut group = late.watch_name("aemp::echo");
+    within("five echo ports", async {
+        loop {
+            if group.recv().await.unwrap().entries.len() == 5 {
+                return;
+            }
+        }
+    })
+    .await;
+    let mut ports = late.lookup_names("aemp::echo").await;
+    ports.sort();
+    let (me, mut got) = inbox(&late);
+    late.snd(&ports[3], msg![&me, "to the fourth member"])
+        .unwrap();
+    assert_eq!(got.next().await, msg!["to the fourth member"]);
+
+    members[2].start_kill().unwrap(); // SIGKILL
+    members[2].wait().await.unwrap();
+    let e = within("the killed member's entry to vanish", async {
+        loop {
+            let e = group.recv().await.unwrap();
+            if e.entries.len() == 4 {
+                return e;
+            }
+        }
+    })
+    .await;
+    assert!(
+        e.entries.keys().all(|p| !p.starts_with("mesh5-m2#")),
+        "{e:?}"
+    );
+}
