@@ -378,7 +378,9 @@ impl NodeInner {
         let Some(port) = wlock(&self.ports).remove(name) else {
             return;
         };
-        wlock(&self.names).retain(|_, p| *p != port.id);
+        if port.named.load(Ordering::Acquire) {
+            wlock(&self.names).retain(|_, p| *p != port.id);
+        }
         let monitors = port.die();
         if let Sink::Typed(sink) = port.sink() {
             sink.killed(&reason);
@@ -768,6 +770,11 @@ impl Node {
     /// Registers `port` under `name` on this node, for the node port's `lookup` request.
     pub fn register(&self, name: &str, port: &PortId) {
         wlock(&self.inner.names).insert(name.to_owned(), port.clone());
+        if port.node() == self.id() {
+            if let Some(p) = self.inner.local_port(port.name()) {
+                p.named.store(true, Ordering::Release);
+            }
+        }
     }
 
     /// Removes a registration.

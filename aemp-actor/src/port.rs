@@ -61,6 +61,9 @@ pub(crate) struct Mailbox {
 pub(crate) struct Port {
     pub(crate) id: PortId,
     dead: AtomicBool,
+    /// Set once the port is registered under a local name (`Node::register`), so that only
+    /// such ports make a kill look through the name table.
+    pub(crate) named: AtomicBool,
     mailbox: Mutex<Mailbox>,
     sink: Sink,
 }
@@ -75,6 +78,7 @@ impl Port {
         Port {
             id,
             dead: AtomicBool::new(false),
+            named: AtomicBool::new(false),
             mailbox: Mutex::new(Mailbox::default()),
             sink,
         }
@@ -160,10 +164,14 @@ impl Port {
         };
         let (cell, strip_tag) = {
             let h = lock(handlers);
-            let tagged = msg
-                .first()
-                .and_then(Value::as_string_bytes)
-                .and_then(|t| h.by_tag.get(t));
+            // Most ports have only a default handler: no tag to hash then.
+            let tagged = (!h.by_tag.is_empty())
+                .then(|| {
+                    msg.first()
+                        .and_then(Value::as_string_bytes)
+                        .and_then(|t| h.by_tag.get(t))
+                })
+                .flatten();
             match (tagged, &h.default) {
                 (Some(cell), _) => (Some(cell.clone()), true),
                 (None, Some(cell)) => (Some(cell.clone()), false),
