@@ -1,15 +1,18 @@
-//! [`NodeBuilder`]: how a node is configured and started.
+//! [`NodeBuilder`]: how a node is configured and started. The builder is the kernel's
+//! composition root: it makes the node and installs its node port, so it sits above both.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aemp_transport::{AuthMethod, Framing, Value};
 
-use crate::handler::{BoxFunction, BoxInit, CallCtx, Ctx, HandlerOutcome};
-use crate::node::{Heartbeat, Node, NodeInner, Parts, Settings, Spawnable, HEARTBEAT_KEY};
-use crate::node_port::BUILTIN_REQUESTS;
-use crate::port::lock;
+use crate::link::{Heartbeat, LinkSettings};
+use crate::node::ctx::{CallCtx, Ctx, HandlerOutcome};
+use crate::node::inner::Parts;
+use crate::node::Node;
+use crate::protocol::spawn::{BoxInit, CustomSpawn};
+use crate::protocol::{NodePortRunner, Registry, Spawnable};
+use crate::wire::{BUILTIN_REQUESTS, HEARTBEAT_KEY};
 use crate::Error;
 
 /// AnyEvent::MP 2.x's `connect_interval`: the time a connection attempt may take, 2 s.
@@ -48,8 +51,7 @@ pub struct NodeBuilder {
     pub(crate) monitor_timeout: Option<Duration>,
     pub(crate) connect_interval: Option<Duration>,
     pub(crate) heartbeat: Option<Option<Heartbeat>>,
-    pub(crate) functions: HashMap<String, BoxFunction>,
-    pub(crate) spawnables: HashMap<String, Spawnable>,
+    pub(crate) registry: Registry,
     pub(crate) errors: Vec<Error>,
 }
 
@@ -148,12 +150,12 @@ impl NodeBuilder {
         R: HandlerOutcome,
     {
         if BUILTIN_REQUESTS.contains(&name)
-            || self.functions.contains_key(name)
+            || self.registry.functions.contains_key(name)
             || name.starts_with("g_")
         {
             self.errors.push(Error::NameTaken(name.to_owned()));
         } else {
-            self.functions.insert(
+            self.registry.functions.insert(
                 name.to_owned(),
                 Box::new(move |ctx, args| f(ctx, args).into_outcome()),
             );
@@ -164,31 +166,25 @@ impl NodeBuilder {
     /// Registers an init function that `spawn` may run by name on this node, from any node
     /// (Perl ones too: `spawn $node, "name", @args`). It gets the new port's context and the
     /// spawn arguments, and must give the port its handlers.
-    pub fn spawnable<F, R>(mut self, name: &str, init: F) -> Self
+    pub fn spawnable<F, R>(self, name: &str, init: F) -> Self
     where
         F: Fn(&Ctx<'_>, Vec<Value>) -> R + Send + Sync + 'static,
         R: HandlerOutcome,
     {
-        if self.spawnables.contains_key(name) {
-            self.errors.push(Error::NameTaken(name.to_owned()));
-        } else {
-            let init: BoxInit = Box::new(move |ctx, args| init(ctx, args).into_outcome());
-            self.spawnables
-                .insert(name.to_owned(), Spawnable::Handlers(Arc::new(init)));
-        }
-        self
+        let init: BoxInit = Arc::new(move |ctx, args| init(ctx, args).into_outcome());
+        self.add_spawnable(name, Spawnable::Handlers(init))
     }
 
-    pub(crate) fn custom_spawnable(
-        mut self,
-        name: &str,
-        f: impl Fn(&Node, String, Vec<Value>) -> Result<(), String> + Send + Sync + 'static,
-    ) -> Self {
-        if self.spawnables.contains_key(name) {
+    /// Registers a spawnable that creates its port itself (see [`CustomSpawn`]).
+    pub(crate) fn custom_spawnable(self, name: &str, f: Arc<CustomSpawn>) -> Self {
+        self.add_spawnable(name, Spawnable::Custom(f))
+    }
+
+    fn add_spawnable(mut self, name: &str, s: Spawnable) -> Self {
+        if self.registry.spawnables.contains_key(name) {
             self.errors.push(Error::NameTaken(name.to_owned()));
         } else {
-            self.spawnables
-                .insert(name.to_owned(), Spawnable::Custom(Arc::new(f)));
+            self.registry.spawnables.insert(name.to_owned(), s);
         }
         self
     }
@@ -240,52 +236,30 @@ impl NodeBuilder {
         if connect_interval.is_zero() {
             return Err(Error::Config("connect_interval must not be zero".into()));
         }
-        let inner = NodeInner::new(Parts {
+        let parts = Parts {
             id,
             random_id,
-            settings: Settings {
+            settings: LinkSettings {
                 connect_interval,
                 heartbeat,
             },
             transport,
-            functions: std::mem::take(&mut self.functions),
-            spawnables: std::mem::take(&mut self.spawnables),
-        });
-        for bind in &self.binds {
-            let listener =
-                tokio::net::TcpListener::bind(bind.as_str())
-                    .await
-                    .map_err(|source| Error::Bind {
-                        addr: bind.clone(),
-                        source,
-                    })?;
-            let addr = listener.local_addr().map_err(|source| Error::Bind {
-                addr: bind.clone(),
-                source,
-            })?;
-            lock(&inner.listen_addrs).push(addr);
-            let task = tokio::spawn(accept_loop(listener, Arc::downgrade(&inner)));
-            lock(&inner.tasks).push(task);
-        }
-        *lock(&inner.seed_ids) = vec![None; self.seeds.len()];
-        inner.start_global(std::mem::take(&mut self.seeds));
-        Ok(Node { inner })
+        };
+        let registry = std::mem::take(&mut self.registry);
+        let runtime = tokio::runtime::Handle::current();
+        Node::assemble(
+            parts,
+            move |node| Arc::new(NodePortRunner::new(node, registry, runtime)),
+            &self.binds,
+            std::mem::take(&mut self.seeds),
+        )
+        .await
     }
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, node: Weak<NodeInner>) {
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(e) => {
-                // Out of file descriptors and the like: wait a little instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Some(node) = node.upgrade() else { return };
-        let _ = stream.set_nodelay(node.transport_nodelay());
-        node.runtime.spawn(node.clone().accept(stream));
+impl Node {
+    /// A builder for a node.
+    pub fn builder() -> NodeBuilder {
+        NodeBuilder::default()
     }
 }

@@ -35,14 +35,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A connection to an address could not be made (for callers that joined a dial under way).
-    #[error("cannot connect to {addr}: {reason}")]
-    Dial {
-        /// The address.
-        addr: String,
-        /// Why.
-        reason: String,
-    },
+    /// A connection to an address could not be made.
+    #[error(transparent)]
+    Dial(#[from] crate::link::DialError),
     /// A transport failure (handshake, connection).
     #[error(transparent)]
     Transport(#[from] aemp_transport::Error),

@@ -26,34 +26,45 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The guarantees (ordering, delivery, monitoring) are stated in `docs/semantics.md`.
+//! The guarantees (ordering, delivery, monitoring) are stated in `docs/semantics.md`, the
+//! layout of this crate in `docs/architecture.md`. Layers, lowest first (a module imports
+//! only from layers below it):
+//!
+//! | layer | modules |
+//! |---|---|
+//! | vocabulary and tools | `error`, `port_id`, `wire`, `sync/` (locks, bus, serial runner) |
+//! | ports | `port/` (table, mailbox, handler table, monitors) |
+//! | links | `link/` (peers, dial, link, outbox, node events) |
+//! | global database | `global/` |
+//! | the node | `node/` (the `Node` API, user-code contexts, sinks, `cal`) |
+//! | node protocol | `protocol/` (node-port requests, spawn) |
+//! | composition | `builder` |
+//! | typed layer | `typed/` |
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![forbid(unsafe_code)]
 
 mod builder;
-mod cal;
 mod error;
-mod events;
 mod global;
-mod handler;
-mod monitor;
+mod link;
 mod node;
-mod node_port;
-mod peer;
 mod port;
 mod port_id;
+pub mod prelude;
 pub mod profile;
+mod protocol;
+mod sync;
 pub mod typed;
+mod wire;
 
 pub use aemp_transport::{msg, Framing, Value};
 pub use builder::{NodeBuilder, DEFAULT_CONNECT_INTERVAL};
-pub use cal::Call;
 pub use error::{format_reason, Error};
-pub use events::{NodeEvent, NodeEvents, NodesGuard};
 pub use global::{DbEvent, DbMonGuard, DbRegGuard, DbWatch, GLOBALS, LISTENERS};
-pub use handler::{CallCtx, Ctx, HandlerOutcome};
-pub use monitor::{MonGuard, Monitor};
-pub use node::{Heartbeat, Node};
-pub use node_port::BUILTIN_REQUESTS;
+pub use link::{DialError, Heartbeat, NodeEvent, NodeEvents, NodesGuard};
+pub use node::ctx::{CallCtx, Ctx, HandlerOutcome};
+pub use node::{Call, Node};
+pub use port::monitor::{MonGuard, Monitor};
 pub use port_id::PortId;
 pub use profile::{Profile, ProfileError, RcFile};
+pub use wire::BUILTIN_REQUESTS;

@@ -1,25 +1,22 @@
 //! Connections the global protocol keeps: to the seeds (with AnyEvent::MP 2.x's backoff),
 //! and, on global nodes, to every other global node.
 
+use std::hash::{BuildHasher, Hasher};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use crate::events::NodeEvent;
-use crate::node::NodeInner;
-use crate::port::lock;
+use super::Global;
+use crate::link::{DialError, NodeEvent};
+use crate::sync::lock;
 
-/// AnyEvent::MP 2.x's seed retry: (1 + rand) × 0.6 s, doubling up to `monitor_timeout`.
+/// AnyEvent::MP 2.x's seed retry: (1 + rand) × `base` s (then doubling up to
+/// `monitor_timeout`).
 fn first_backoff(base: f64) -> Duration {
-    let mut b = [0u8; 1];
-    let _ = getrandom_byte(&mut b);
-    Duration::from_secs_f64((1.0 + f64::from(b[0]) / 255.0) * base)
-}
-
-fn getrandom_byte(b: &mut [u8; 1]) -> bool {
-    // Jitter only; the transport's CSPRNG helper gives us random characters.
-    let s = aemp_transport::random_alnum(1, false);
-    b[0] = s.as_bytes()[0].wrapping_mul(37);
-    true
+    // Jitter only: std's randomly keyed hasher is random enough.
+    let r = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    Duration::from_secs_f64((1.0 + (r % 1000) as f64 / 999.0) * base)
 }
 
 /// Waits until `node` is reported down (or the node is gone).
@@ -35,23 +32,23 @@ async fn until_down(events: &mut tokio::sync::mpsc::UnboundedReceiver<NodeEvent>
 
 /// Keeps a connection to the seed at `addr`: sends `g_slave` whenever it comes up, and
 /// becomes global if the seed turns out to be this node.
-pub(crate) async fn seed_loop(node: Weak<NodeInner>, index: usize, addr: String) {
+pub(crate) async fn seed_loop(node: Weak<Global>, index: usize, addr: String) {
     let mut backoff = None;
     loop {
         let Some(n) = node.upgrade() else { return };
-        if n.is_shutting_down() {
+        if n.links.is_shutting_down() {
             return;
         }
-        let cap = n.transport.monitor_timeout_value();
-        let mut events = n.subscribe_events();
+        let cap = n.links.transport().monitor_timeout_value();
+        let (mut events, _events) = n.links.event_channel();
         let result =
-            tokio::time::timeout(cap.max(Duration::from_secs(1)), n.connect_addr(&addr)).await;
+            tokio::time::timeout(cap.max(Duration::from_secs(1)), n.links.connect_addr(&addr)).await;
         match result {
             Ok(Ok(id)) => {
                 backoff = None;
                 lock(&n.seed_ids)[index] = Some(id.clone());
                 tracing::debug!(seed = addr, node = id, "seed connected");
-                if let Err(e) = n.send(&id, vec![aemp_transport::Value::from("g_slave")]) {
+                if let Err(e) = n.links.send(&id, "", vec![aemp_transport::Value::from("g_slave")]) {
                     tracing::warn!(seed = addr, error = %e, "cannot send g_slave");
                 }
                 let seeds = n.seed_nodes();
@@ -60,7 +57,7 @@ pub(crate) async fn seed_loop(node: Weak<NodeInner>, index: usize, addr: String)
                 until_down(&mut events, &id).await;
                 continue;
             }
-            Ok(Err(crate::Error::Transport(aemp_transport::Error::TalkingToMyself { .. }))) => {
+            Ok(Err(DialError::Myself { .. })) => {
                 tracing::debug!(seed = addr, "this node is a seed: becoming global");
                 n.become_global();
                 return;
@@ -80,17 +77,17 @@ pub(crate) async fn seed_loop(node: Weak<NodeInner>, index: usize, addr: String)
 
 /// On a global node: keeps a connection to the global node `global`, reconnecting with
 /// backoff ((1 + rand) × 0.3 s, doubling up to `monitor_timeout`) while it is known.
-pub(crate) async fn keepalive(node: Weak<NodeInner>, global: String) {
+pub(crate) async fn keepalive(node: Weak<Global>, global: String) {
     let mut backoff: Option<Duration> = None;
     loop {
         let Some(n) = node.upgrade() else { return };
-        if n.is_shutting_down() || !n.wants_keepalive(&global) {
-            n.global.state().keepalive_done(&global);
+        if n.links.is_shutting_down() || !n.wants_keepalive(&global) {
+            n.state().keepalive.remove(&global);
             return;
         }
-        let cap = n.transport.monitor_timeout_value();
-        let mut events = n.subscribe_events();
-        if n.known_peer(&global).is_some_and(|p| p.is_up()) {
+        let cap = n.links.transport().monitor_timeout_value();
+        let (mut events, _events) = n.links.event_channel();
+        if n.links.is_up(&global) == Some(true) {
             drop(n);
             backoff = None;
             until_down(&mut events, &global).await;
@@ -100,7 +97,7 @@ pub(crate) async fn keepalive(node: Weak<NodeInner>, global: String) {
             Some(addrs) => {
                 let mut ok = false;
                 for a in addrs {
-                    if matches!(n.connect_addr(&a).await, Ok(id) if id == global) {
+                    if matches!(n.links.connect_addr(&a).await, Ok(id) if id == global) {
                         ok = true;
                         break;
                     }
@@ -122,15 +119,9 @@ pub(crate) async fn keepalive(node: Weak<NodeInner>, global: String) {
     }
 }
 
-impl super::State {
-    fn keepalive_done(&mut self, node: &str) {
-        self.keepalive.remove(node);
-    }
-}
-
-impl NodeInner {
+impl Global {
     fn wants_keepalive(&self, node: &str) -> bool {
-        let st = self.global.state();
+        let st = self.state();
         st.is_global
             && (st.globals.contains(node) || st.merged_value(super::GLOBALS, node).is_some())
     }
@@ -141,7 +132,7 @@ impl NodeInner {
             return;
         }
         let start = {
-            let mut st = self.global.state();
+            let mut st = self.state();
             st.is_global && st.keepalive.insert(node.to_owned())
         };
         if start {
@@ -153,7 +144,7 @@ impl NodeInner {
     /// Keeps connections to every global node the database names.
     pub(crate) fn keepalive_known_globals(self: &Arc<Self>) {
         let globals: Vec<String> = {
-            let st = self.global.state();
+            let st = self.state();
             if !st.is_global {
                 return;
             }
@@ -168,10 +159,11 @@ impl NodeInner {
     }
 
     /// Reacts to node up and down for the global protocol (at node start).
-    pub(crate) fn global_events(self: &Arc<Self>) {
+    pub(super) fn follow_node_events(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
-        let mut events = self.subscribe_events();
+        let (mut events, guard) = self.links.event_channel();
         self.runtime.spawn(async move {
+            let _guard = guard;
             while let Some(e) = events.recv().await {
                 let Some(n) = weak.upgrade() else { return };
                 match e {

@@ -17,10 +17,10 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::{Message, PortRef};
-use crate::handler::panic_text;
-use crate::node::NodeInner;
-use crate::port::{lock, Sink, TypedSink};
-use crate::{Error, Node, NodeBuilder, PortId};
+use crate::node::{Node, WeakNode};
+use crate::port::{Port as KernelPort, Sink};
+use crate::sync::{lock, panic_text};
+use crate::{Error, NodeBuilder, PortId};
 
 /// The default mailbox capacity: 1024 messages.
 pub const DEFAULT_CAPACITY: usize = 1024;
@@ -329,6 +329,7 @@ impl<R: DeserializeOwned + Send + 'static> IntoFuture for Ask<R> {
 /// The mailbox behind a typed port, as the kernel sees it.
 struct Mailbox<M: Message> {
     id: PortId,
+    node: WeakNode,
     tx: mpsc::Sender<Envelope<M>>,
     overflow: Mutex<Overflow<M>>,
     limit: usize,
@@ -344,7 +345,7 @@ struct Overflow<M> {
 
 impl<M: Message> Mailbox<M> {
     /// Queues a message from the network in order, without ever blocking the caller.
-    fn push(self: &Arc<Self>, node: &Arc<NodeInner>, src: &str, env: Envelope<M>) {
+    fn push(self: &Arc<Self>, src: &str, env: Envelope<M>) {
         let mut of = lock(&self.overflow);
         if !of.draining {
             match self.tx.try_send(env) {
@@ -354,7 +355,9 @@ impl<M: Message> Mailbox<M> {
                     of.queue.push_back(env);
                     of.draining = true;
                     let me = self.clone();
-                    node.runtime.spawn(async move { me.drain().await });
+                    if let Some(node) = self.node.upgrade() {
+                        node.runtime().spawn(async move { me.drain().await });
+                    }
                     return;
                 }
             }
@@ -391,8 +394,8 @@ impl<M: Message> Mailbox<M> {
 /// The sink is shared with the kernel port; `Arc` so that the overflow task can hold it.
 struct SharedMailbox<M: Message>(Arc<Mailbox<M>>);
 
-impl<M: Message> TypedSink for SharedMailbox<M> {
-    fn deliver(&self, node: &Arc<NodeInner>, src: &str, msg: Vec<Value>) {
+impl<M: Message> Sink for SharedMailbox<M> {
+    fn deliver(&self, _port: &Arc<KernelPort>, src: &str, msg: Vec<Value>) {
         match M::from_values(msg.clone()) {
             Ok((msg, rest)) => {
                 let reply = match rest.last().and_then(Value::to_text) {
@@ -401,7 +404,7 @@ impl<M: Message> TypedSink for SharedMailbox<M> {
                     }
                     _ => ReplyTo::None,
                 };
-                self.0.push(node, src, Envelope { msg, reply });
+                self.0.push(src, Envelope { msg, reply });
             }
             Err(e) => {
                 let raw = Value::Array(msg.clone());
@@ -416,7 +419,9 @@ impl<M: Message> TypedSink for SharedMailbox<M> {
                         Value::from("error"),
                         Value::from(format!("{}: {e}", self.0.id)),
                     ];
-                    let _ = node.send(&reply, answer);
+                    if let Some(node) = self.0.node.upgrade() {
+                        let _ = node.snd(&*reply, answer);
+                    }
                 }
             }
         }
@@ -436,6 +441,12 @@ impl<M: Message> TypedSink for SharedMailbox<M> {
 }
 
 impl Node {
+    /// One port registered under `name`, as a typed reference.
+    pub async fn lookup_typed<M>(&self, name: &str) -> Option<PortRef<M>> {
+        self.lookup_name(name).await.map(PortRef::from_id)
+    }
+
+
     /// Starts `actor` on a new port of this node with the default mailbox capacity.
     pub fn spawn_actor<A: Actor>(&self, actor: A) -> Port<A::Msg> {
         self.spawn_actor_with_capacity(actor, DEFAULT_CAPACITY)
@@ -443,8 +454,8 @@ impl Node {
 
     /// Starts `actor` on a new port of this node with a mailbox of `capacity` messages.
     pub fn spawn_actor_with_capacity<A: Actor>(&self, actor: A, capacity: usize) -> Port<A::Msg> {
-        let name = self.inner.generated_name();
-        start(self, name, actor, capacity).expect("generated port names are unique")
+        let name = self.generated_name();
+        start(self, name, move || Ok(actor), capacity).expect("generated port names are unique")
     }
 
     /// Spawns the actor registered as `A::NAME` on `node` (any node, Perl ones included, if
@@ -467,9 +478,9 @@ impl Node {
     pub fn tell<M: Message>(&self, to: &PortRef<M>, msg: M) -> Result<(), Error> {
         let id = to.id();
         if id.node() == self.id() {
-            if let Some(port) = self.inner.local_port(id.name()) {
-                if let Sink::Typed(sink) = port.sink() {
-                    if let Some(tx) = sink.as_any().downcast_ref::<mpsc::Sender<Envelope<M>>>() {
+            if let Some(port) = self.local_port(id.name()) {
+                {
+                    if let Some(tx) = port.sink().as_any().downcast_ref::<mpsc::Sender<Envelope<M>>>() {
                         return tx
                             .try_send(Envelope {
                                 msg,
@@ -512,24 +523,34 @@ impl Node {
 impl NodeBuilder {
     /// Registers the typed actor `A` under `A::NAME`, so that any node can spawn it here.
     pub fn actor<A: SpawnActor>(self) -> Self {
-        self.custom_spawnable(A::NAME, |node, name, args| {
-            let args: A::Args = aemp_transport::from_value(Value::Array(args))
-                .map_err(|e| format!("{}: bad init arguments: {e}", A::NAME))?;
-            let actor = A::init(args)?;
-            start(node, name, actor, DEFAULT_CAPACITY)
-                .map(|_| ())
-                .ok_or_else(|| "the port exists already".to_owned())
-        })
+        self.custom_spawnable(
+            A::NAME,
+            Arc::new(|node: &Node, name: String, args: Vec<Value>| {
+                let args: A::Args = aemp_transport::from_value(Value::Array(args)).map_err(|e| {
+                    Error::Reply(format!("{}: bad init arguments: {e}", A::NAME))
+                })?;
+                // The port exists from now on; `init` (user code) runs on the actor's task.
+                start(node, name.clone(), move || A::init(args), DEFAULT_CAPACITY)
+                    .map(|_| ())
+                    .ok_or(Error::NameTaken(name))
+            }),
+        )
     }
 }
 
-/// Creates the port and starts the actor's task.
-fn start<A: Actor>(node: &Node, name: String, actor: A, capacity: usize) -> Option<Port<A::Msg>> {
+/// Creates the port now and starts the actor's task, which makes the actor with `init` first.
+fn start<A: Actor>(
+    node: &Node,
+    name: String,
+    init: impl FnOnce() -> Result<A, String> + Send + 'static,
+    capacity: usize,
+) -> Option<Port<A::Msg>> {
     let capacity = capacity.max(1);
     let (tx, rx) = mpsc::channel(capacity);
     let id = PortId::new(node.id(), &name);
     let mailbox = Arc::new(Mailbox {
         id: id.clone(),
+        node: node.weak(),
         tx: tx.clone(),
         overflow: Mutex::new(Overflow {
             queue: VecDeque::new(),
@@ -540,10 +561,7 @@ fn start<A: Actor>(node: &Node, name: String, actor: A, capacity: usize) -> Opti
         is_killed: std::sync::atomic::AtomicBool::new(false),
         kill_reason: Mutex::new(None),
     });
-    node.inner.create_port(
-        Some(name),
-        Sink::Typed(Box::new(SharedMailbox(mailbox.clone()))),
-    )?;
+    node.sink_port(Some(name), Box::new(SharedMailbox(mailbox.clone())))?;
     let port = Port {
         node: node.clone(),
         port: PortRef::from_id(id),
@@ -554,7 +572,7 @@ fn start<A: Actor>(node: &Node, name: String, actor: A, capacity: usize) -> Opti
         me: port.clone(),
         stop: None,
     };
-    node.inner.runtime.spawn(run(actor, ctx, rx, mailbox));
+    node.runtime().spawn(run(init, ctx, rx, mailbox));
     Some(port)
 }
 
@@ -563,11 +581,20 @@ fn die(text: String) -> Vec<Value> {
 }
 
 async fn run<A: Actor>(
-    mut actor: A,
+    init: impl FnOnce() -> Result<A, String>,
     mut ctx: ActorCtx<A>,
     mut rx: mpsc::Receiver<Envelope<A::Msg>>,
     mailbox: Arc<Mailbox<A::Msg>>,
 ) {
+    let mut actor = match crate::sync::run_user(init).and_then(|r| r) {
+        Ok(actor) => actor,
+        Err(e) => {
+            tracing::warn!(port = %ctx.me.id(), error = %e, "actor init failed");
+            rx.close();
+            ctx.node.kill_local(ctx.me.id(), die(e));
+            return;
+        }
+    };
     let reason = 'life: {
         if let Err(p) = AssertUnwindSafe(actor.started(&mut ctx))
             .catch_unwind()

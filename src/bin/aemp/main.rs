@@ -54,7 +54,7 @@ impl Failure {
 /// the kernel's own up/down lines left to `run`'s readable ones; `warn` for the rest).
 fn init_logging(run: bool) {
     let default = if run {
-        "info,aemp_actor::peer=warn"
+        "info,aemp_actor::link=warn"
     } else {
         "warn"
     };

@@ -8,8 +8,9 @@ use std::time::Duration;
 use aemp_transport::Value;
 use tokio::sync::oneshot;
 
-use crate::port::lock;
-use crate::{Error, Node, PortId};
+use super::inner::Node;
+use crate::sync::lock;
+use crate::{Error, PortId};
 
 /// A call in the making: `node.cal(&port, msg)`, optionally `.timeout(d)`, then `.await`.
 ///

@@ -1,21 +1,28 @@
-//! Monitors: what happens when a monitored port dies.
+//! Monitors: what happens, once, when a monitored port dies; the guard that removes one; the
+//! future that awaits a death. Local monitors live with their port ([`super::Port`]), those
+//! of remote ports with the link to their node; the node fires both.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Weak;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 
 use aemp_transport::Value;
 use tokio::sync::oneshot;
 
-use crate::node::NodeInner;
 use crate::PortId;
+
+/// A port's monitors: (monitor id, action).
+pub(crate) type Monitors = Vec<(u64, Action)>;
 
 /// What a monitor does, once, when its port dies.
 pub(crate) enum Action {
-    /// Call a function with the reason.
+    /// Call user code with the reason (run off the firing task, in order).
     Callback(Box<dyn FnOnce(Vec<Value>) + Send>),
+    /// Kernel code to run at once (it must not block; `db_reg`'s cleanup).
+    Internal(Box<dyn FnOnce(&[Value]) + Send>),
     /// Kill this port with the same reason (only for non-empty reasons).
     Kill(PortId),
     /// Send this port the message with the reason appended.
@@ -25,16 +32,23 @@ pub(crate) enum Action {
     /// A remote node monitors this (local) port: tell it with `kil0`.
     Remote {
         /// The monitoring node.
-        node: std::sync::Arc<str>,
+        node: Arc<str>,
         /// The name of our port.
         port: String,
     },
+}
+
+impl Action {
+    pub(crate) fn is_remote_of(&self, of: &str) -> bool {
+        matches!(self, Action::Remote { node, .. } if &**node == of)
+    }
 }
 
 impl fmt::Debug for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Action::Callback(_) => f.write_str("Callback"),
+            Action::Internal(_) => f.write_str("Internal"),
             Action::Kill(p) => write!(f, "Kill({p})"),
             Action::Send(p, m) => write!(f, "Send({p}, {m:?})"),
             Action::Notify(_) => f.write_str("Notify"),
@@ -43,14 +57,30 @@ impl fmt::Debug for Action {
     }
 }
 
+/// Hands out monitor ids, unique per node.
+#[derive(Debug, Default)]
+pub(crate) struct MonitorIds(AtomicU64);
+
+impl MonitorIds {
+    pub(crate) fn next(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// What a [`MonGuard`] calls when dropped: the node, seen only as the owner of monitors.
+pub(crate) trait Unmonitor: Send + Sync {
+    /// Removes monitor `id` of `port`.
+    fn unmonitor(&self, port: &PortId, id: u64);
+}
+
 /// Unmonitors when dropped (unless the monitor fired already, or [`MonGuard::detach`] was
 /// called). Returned by every form of `mon`.
 #[must_use = "dropping the guard removes the monitor at once; call .detach() to keep it"]
 pub struct MonGuard {
-    pub(crate) node: Weak<NodeInner>,
-    pub(crate) port: PortId,
-    pub(crate) id: u64,
-    pub(crate) armed: bool,
+    owner: Weak<dyn Unmonitor>,
+    port: PortId,
+    id: u64,
+    armed: bool,
 }
 
 impl fmt::Debug for MonGuard {
@@ -63,6 +93,15 @@ impl fmt::Debug for MonGuard {
 }
 
 impl MonGuard {
+    pub(crate) fn new(owner: Weak<dyn Unmonitor>, port: PortId, id: u64) -> MonGuard {
+        MonGuard {
+            owner,
+            port,
+            id,
+            armed: true,
+        }
+    }
+
     /// Keeps the monitor for the port's lifetime, without a guard.
     pub fn detach(mut self) {
         self.armed = false;
@@ -77,8 +116,8 @@ impl MonGuard {
 impl Drop for MonGuard {
     fn drop(&mut self) {
         if self.armed {
-            if let Some(node) = self.node.upgrade() {
-                node.unmonitor(&self.port, self.id);
+            if let Some(owner) = self.owner.upgrade() {
+                owner.unmonitor(&self.port, self.id);
             }
         }
     }
@@ -87,8 +126,14 @@ impl Drop for MonGuard {
 /// A future that resolves with the kill reason of a port (`[]` for a normal kill); dropping it
 /// unmonitors. Made by [`crate::Node::monitor`].
 pub struct Monitor {
-    pub(crate) guard: MonGuard,
-    pub(crate) rx: oneshot::Receiver<Vec<Value>>,
+    guard: MonGuard,
+    rx: oneshot::Receiver<Vec<Value>>,
+}
+
+impl Monitor {
+    pub(crate) fn new(guard: MonGuard, rx: oneshot::Receiver<Vec<Value>>) -> Monitor {
+        Monitor { guard, rx }
+    }
 }
 
 impl fmt::Debug for Monitor {

@@ -1,10 +1,12 @@
-//! Handlers: what ports run when a message arrives, and the context they get.
+//! What user code gets from the kernel: the context of a handler or init function ([`Ctx`]),
+//! of a node-port function ([`CallCtx`]), and what a handler may return ([`HandlerOutcome`]).
 
 use std::fmt;
 
 use aemp_transport::Value;
 
-use crate::{Error, Node, PortId};
+use super::inner::Node;
+use crate::{Error, PortId};
 
 /// What a handler may return: nothing, or a `Result` whose error kills the port with
 /// `["die", error text]` (as a Perl callback that dies does).
@@ -25,10 +27,10 @@ impl<E: fmt::Display> HandlerOutcome for Result<(), E> {
     }
 }
 
+/// A port's handler, as the kernel keeps it.
 pub(crate) type BoxHandler = Box<dyn FnMut(&Ctx<'_>, Vec<Value>) -> Result<(), String> + Send>;
-pub(crate) type BoxInit = Box<dyn Fn(&Ctx<'_>, Vec<Value>) -> Result<(), String> + Send + Sync>;
-pub(crate) type BoxFunction =
-    Box<dyn Fn(&CallCtx<'_>, Vec<Value>) -> Result<(), String> + Send + Sync>;
+/// What a spawned port runs first (its init function, bound to its arguments).
+pub(crate) type BoxStart = Box<dyn FnOnce(&Ctx<'_>) -> Result<(), String> + Send>;
 
 pub(crate) fn boxed<F, R>(mut f: F) -> BoxHandler
 where
@@ -41,8 +43,8 @@ where
 /// What a handler, or a spawned port's init function, can reach: its own port (Perl's
 /// `$SELF`) and the node.
 pub struct Ctx<'a> {
-    pub(crate) node: &'a Node,
-    pub(crate) port: &'a PortId,
+    node: &'a Node,
+    port: &'a PortId,
 }
 
 impl fmt::Debug for Ctx<'_> {
@@ -52,6 +54,10 @@ impl fmt::Debug for Ctx<'_> {
 }
 
 impl<'a> Ctx<'a> {
+    pub(crate) fn new(node: &'a Node, port: &'a PortId) -> Ctx<'a> {
+        Ctx { node, port }
+    }
+
     /// The node.
     pub fn node(&self) -> &'a Node {
         self.node
@@ -94,8 +100,8 @@ impl<'a> Ctx<'a> {
 
 /// What a function called by name on the node port gets: the node and the sending node.
 pub struct CallCtx<'a> {
-    pub(crate) node: &'a Node,
-    pub(crate) src: &'a str,
+    node: &'a Node,
+    src: &'a str,
 }
 
 impl fmt::Debug for CallCtx<'_> {
@@ -105,6 +111,10 @@ impl fmt::Debug for CallCtx<'_> {
 }
 
 impl<'a> CallCtx<'a> {
+    pub(crate) fn new(node: &'a Node, src: &'a str) -> CallCtx<'a> {
+        CallCtx { node, src }
+    }
+
     /// The node.
     pub fn node(&self) -> &'a Node {
         self.node
@@ -113,16 +123,5 @@ impl<'a> CallCtx<'a> {
     /// The id of the node that sent the request (Perl's `$SRCNODE`).
     pub fn src(&self) -> &'a str {
         self.src
-    }
-}
-
-/// The text of a panic payload.
-pub(crate) fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic".to_owned()
     }
 }

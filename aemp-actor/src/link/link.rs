@@ -1,0 +1,196 @@
+//! One link: made the node's link when its connection completes, read until it ends, lost
+//! (everything that depended on it learns so), and kept alive by the heartbeat between aemp
+//! nodes.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use aemp_transport::{Connection, Receiver, Sender};
+
+use super::{outbox, Links, NodeEvent, Origin, Peer};
+
+/// The heartbeat between aemp nodes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Heartbeat {
+    /// How often an idle link sends an empty message.
+    pub interval: Duration,
+    /// How long without any data before the peer is declared dead (at least three of the
+    /// peer's intervals).
+    pub timeout: Duration,
+}
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Heartbeat {
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The connection of an up node.
+pub(super) struct Link {
+    pub(super) sender: Sender,
+    pub(super) generation: u64,
+}
+
+impl Links {
+    /// A connection completed: make it the node's link, unless one is up already.
+    pub(super) fn register_link(self: &Arc<Self>, peer: &Arc<Peer>, conn: Connection, origin: Origin) {
+        let heartbeat = self.settings.heartbeat.and_then(|hb| {
+            let theirs = conn.info().greeting.key(crate::wire::HEARTBEAT_KEY)?;
+            let theirs = Duration::try_from_secs_f64(theirs.parse::<f64>().ok()?).ok()?;
+            Some((hb.interval, hb.timeout.max(theirs * 3)))
+        });
+        let (sender, receiver) = conn.split();
+        let generation = {
+            let mut st = peer.state();
+            if origin == Origin::Inbound {
+                st.inbound = st.inbound.saturating_sub(1);
+            }
+            if st.link.is_some() || self.is_shutting_down() {
+                // Already connected (a race the hooks did not catch): keep the first link.
+                return;
+            }
+            st.generation += 1;
+            let generation = st.generation;
+            for (name, body) in std::mem::take(&mut st.queue) {
+                if let Err(e) = outbox::put(&sender, &name, &body) {
+                    tracing::warn!(node = %peer.id, port = %name, error = %e, "message queued while connecting cannot be sent");
+                }
+            }
+            st.link = Some(Link {
+                sender: sender.clone(),
+                generation,
+            });
+            let _ = self.events.send(NodeEvent::Up(peer.id.to_string()));
+            generation
+        };
+        peer.linked.notify_waiters();
+        tracing::info!(node = %peer.id, "node up");
+        let hb_timeout = heartbeat.map(|(_, timeout)| timeout);
+        self.runtime.spawn(
+            self.clone()
+                .read(peer.clone(), receiver, generation, hb_timeout),
+        );
+        if let Some((interval, _)) = heartbeat {
+            self.runtime.spawn(beat(
+                Arc::downgrade(self),
+                peer.clone(),
+                sender,
+                generation,
+                interval,
+            ));
+        }
+    }
+
+    /// The reader task of a link: hands each message to the node, in order, and waits when
+    /// the node asks it to (backpressure); ends with the link.
+    async fn read(
+        self: Arc<Self>,
+        peer: Arc<Peer>,
+        mut rx: Receiver,
+        generation: u64,
+        hb_timeout: Option<Duration>,
+    ) {
+        let reason = loop {
+            // Messages already received are handled without a timer; only waiting for more
+            // is bounded by the heartbeat.
+            let next = match rx.try_recv() {
+                Ok(Some(msg)) => Ok(Some(msg)),
+                Err(e) if !e.is_fatal() => Err(e),
+                _ => match hb_timeout {
+                    None => rx.recv().await,
+                    Some(limit) => match tokio::time::timeout(limit, rx.recv()).await {
+                        Ok(next) => next,
+                        Err(_) => break format!("no heartbeat for {:.1} s", limit.as_secs_f64()),
+                    },
+                },
+            };
+            match next {
+                Ok(Some(msg)) => {
+                    let Some(host) = self.host.upgrade() else {
+                        break "node shut down".to_owned();
+                    };
+                    if let Some(wait) = host.received(&peer.id, msg) {
+                        drop(host);
+                        wait.await;
+                    }
+                }
+                Ok(None) => break "connection closed by peer".to_owned(),
+                Err(e) if !e.is_fatal() => {
+                    tracing::debug!(node = %peer.id, error = %e, "skipped a bad message")
+                }
+                Err(e) => break e.to_string(),
+            }
+        };
+        self.link_down(&peer, generation, &reason);
+    }
+
+    /// The link `generation` of `peer` is lost: everything that depended on it learns so.
+    pub(super) fn link_down(self: &Arc<Self>, peer: &Arc<Peer>, generation: u64, text: &str) {
+        let reason = crate::wire::transport_error(&peer.id, text);
+        let (monitors, lmon) = {
+            let mut st = peer.state();
+            if st.link.as_ref().is_none_or(|l| l.generation != generation) {
+                return;
+            }
+            if let Some(link) = st.link.take() {
+                // Write what is queued and close our side; the reader ends with the peer's.
+                self.runtime.spawn(async move {
+                    let _ = link.sender.close().await;
+                });
+            }
+            let _ = self
+                .events
+                .send(NodeEvent::Down(peer.id.to_string(), reason.clone()));
+            (
+                std::mem::take(&mut st.monitors),
+                std::mem::take(&mut st.lmon),
+            )
+        };
+        tracing::info!(node = %peer.id, reason = text, "node down");
+        if let Some(host) = self.host.upgrade() {
+            host.fire(monitors.into_values().flatten().collect(), &reason);
+            host.forget_remote_monitors(&peer.id, lmon);
+        }
+        // Messages sent while the link was down went into the queue: connect again for them.
+        let mut st = peer.state();
+        if !st.queue.is_empty() || !st.monitors.is_empty() {
+            self.ensure_dial(peer, &mut st);
+        }
+    }
+}
+
+/// Sends an empty message every `interval` while the link lasts, so that an aemp peer can
+/// tell a dead connection from an idle one.
+async fn beat(
+    links: Weak<Links>,
+    peer: Arc<Peer>,
+    sender: Sender,
+    generation: u64,
+    interval: Duration,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if links.upgrade().is_none() {
+            return;
+        }
+        if peer
+            .state()
+            .link
+            .as_ref()
+            .is_none_or(|l| l.generation != generation)
+        {
+            return;
+        }
+        if let Err(e) = outbox::beat(&sender) {
+            if e.is_fatal() {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! Links: this node's connections to other nodes, one per node.
+//!
+//! [`Links`] owns the peer table: for each remote node its link (when up), the messages
+//! waiting for a connection, our monitors of its ports and its monitors of ours. `dial.rs`
+//! makes connections (and chooses between simultaneous ones), `link.rs` runs one (reads,
+//! loses it, beats the heartbeat), `outbox.rs` is the one way to write to one, `events.rs`
+//! tells subscribers of node up and down.
+//!
+//! The node is seen through [`LinkHost`] only: what arrives is handed to it, and the monitors
+//! a lost link fires are handed back to it.
+
+mod dial;
+mod events;
+mod link;
+mod outbox;
+
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::time::Duration;
+
+use aemp_transport::Value;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::port::monitor::{Action, Monitors};
+use crate::sync::bus::{Bus, Sub};
+use crate::sync::serial::Backpressure;
+use crate::sync::{lock, rlock, wlock};
+use crate::Error;
+
+pub use dial::DialError;
+pub(crate) use dial::Origin;
+pub use events::{NodeEvent, NodeEvents, NodesGuard};
+pub use link::Heartbeat;
+use link::Link;
+
+/// What the links need of the node.
+pub(crate) trait LinkHost: Send + Sync + 'static {
+    /// A message arrived from `src` (port name first). `Some`: wait before reading more.
+    fn received(&self, src: &Arc<str>, msg: Vec<Value>) -> Option<Backpressure>;
+    /// Monitors fire with `reason` (their node was lost, or told us with `kil0`).
+    fn fire(&self, monitors: Monitors, reason: &[Value]);
+    /// `node` is gone: it no longer monitors our ports `ports`.
+    fn forget_remote_monitors(&self, node: &str, ports: HashSet<String>);
+    /// Where `node` listens, from the global database.
+    fn find_addresses(&self, node: &str) -> Pin<Box<dyn Future<Output = Option<Vec<String>>> + Send>>;
+}
+
+/// How links are made and kept.
+#[derive(Clone, Debug)]
+pub(crate) struct LinkSettings {
+    pub(crate) connect_interval: Duration,
+    pub(crate) heartbeat: Option<Heartbeat>,
+}
+
+/// A remote node as this node knows it.
+pub(crate) struct Peer {
+    pub(crate) id: Arc<str>,
+    state: Mutex<PeerState>,
+    /// Woken when a link comes up.
+    linked: tokio::sync::Notify,
+}
+
+#[derive(Default)]
+pub(crate) struct PeerState {
+    link: Option<Link>,
+    /// Messages (port name, body) waiting for the connection. Bounded in time: the connect
+    /// attempt ends within `connect_interval`, and then they are sent or dropped (with the
+    /// monitors firing).
+    queue: Vec<(String, Vec<Value>)>,
+    /// A dial to this node (by its id) is under way.
+    dialing: bool,
+    /// Inbound handshakes from this node that passed the greeting check.
+    inbound: u32,
+    addresses: Vec<String>,
+    /// Our monitors on this node's ports: port name -> (monitor id, action).
+    monitors: HashMap<String, Monitors>,
+    /// Our ports this node monitors.
+    lmon: HashSet<String>,
+    generation: u64,
+}
+
+impl Peer {
+    fn new(id: Arc<str>) -> Peer {
+        Peer {
+            id,
+            state: Mutex::new(PeerState::default()),
+            linked: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, PeerState> {
+        lock(&self.state)
+    }
+
+    pub(crate) fn is_up(&self) -> bool {
+        self.state().link.is_some()
+    }
+
+    /// Waits until a link is up.
+    pub(crate) async fn link_up(&self) {
+        loop {
+            let woken = self.linked.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.is_up() {
+                return;
+            }
+            woken.await;
+        }
+    }
+}
+
+/// The outcome of a dial, for the callers that joined it.
+type DialWaiters = Vec<oneshot::Sender<Result<String, DialError>>>;
+
+/// This node's links; see the module documentation.
+pub(crate) struct Links {
+    id: Arc<str>,
+    runtime: tokio::runtime::Handle,
+    transport: aemp_transport::Config,
+    settings: LinkSettings,
+    host: Weak<dyn LinkHost>,
+    peers: RwLock<HashMap<Arc<str>, Arc<Peer>>>,
+    /// Dials under way, by address: the callers waiting for their outcome.
+    dials: Mutex<HashMap<String, DialWaiters>>,
+    shutting_down: AtomicBool,
+    /// Node events, in order, to the dispatcher task. Unbounded: one event per connection
+    /// change, never per message.
+    events: mpsc::UnboundedSender<NodeEvent>,
+    bus: Arc<Bus<(), NodeEvent>>,
+}
+
+impl Links {
+    pub(crate) fn new(
+        id: Arc<str>,
+        runtime: tokio::runtime::Handle,
+        transport: aemp_transport::Config,
+        settings: LinkSettings,
+        host: Weak<dyn LinkHost>,
+    ) -> Links {
+        let (events, rx) = mpsc::unbounded_channel();
+        let bus = Arc::new(Bus::default());
+        runtime.spawn(events::dispatch(rx, bus.clone()));
+        Links {
+            id,
+            runtime,
+            transport,
+            settings,
+            host,
+            peers: RwLock::default(),
+            dials: Mutex::default(),
+            shutting_down: AtomicBool::new(false),
+            events,
+            bus,
+        }
+    }
+
+    pub(crate) fn transport(&self) -> &aemp_transport::Config {
+        &self.transport
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
+    /// The peer for `id`, created if unknown.
+    fn peer(&self, id: &str) -> Arc<Peer> {
+        if let Some(p) = rlock(&self.peers).get(id) {
+            return p.clone();
+        }
+        wlock(&self.peers)
+            .entry(id.into())
+            .or_insert_with_key(|k| Arc::new(Peer::new(k.clone())))
+            .clone()
+    }
+
+    pub(crate) fn known_peer(&self, id: &str) -> Option<Arc<Peer>> {
+        rlock(&self.peers).get(id).cloned()
+    }
+
+    fn all_peers(&self) -> Vec<Arc<Peer>> {
+        rlock(&self.peers).values().cloned().collect()
+    }
+
+    /// The ids of the nodes connected now.
+    pub(crate) fn up_nodes(&self) -> Vec<String> {
+        self.all_peers()
+            .into_iter()
+            .filter(|p| p.is_up())
+            .map(|p| p.id.to_string())
+            .collect()
+    }
+
+    /// `Some(true)` if connected, `Some(false)` if known but not connected, `None` if unknown.
+    pub(crate) fn is_up(&self, node: &str) -> Option<bool> {
+        self.known_peer(node).map(|p| p.is_up())
+    }
+
+    /// Sets the addresses of `node`, tried in turn when a message needs a connection.
+    pub(crate) fn set_addresses(&self, node: &str, addrs: Vec<String>) {
+        self.peer(node).state().addresses = addrs;
+    }
+
+    /// Subscribes to node up and down events.
+    pub(crate) fn subscribe(&self, sub: Sub<NodeEvent>) -> NodesGuard {
+        let id = self.bus.subscribe((), sub, true);
+        NodesGuard::new(Arc::downgrade(&self.bus), id)
+    }
+
+    /// A channel of node events, for the kernel's own use (seeds, the global protocol).
+    pub(crate) fn event_channel(&self) -> (mpsc::UnboundedReceiver<NodeEvent>, NodesGuard) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (rx, self.subscribe(Sub::Channel(tx)))
+    }
+
+    /// Sends `[name, body...]` to `node`: at once if connected, else queued and a connection
+    /// started. Encoding errors are returned; a message queued for a connection that is
+    /// never made is dropped and the node's monitors fire.
+    pub(crate) fn send(self: &Arc<Self>, node: &str, name: &str, body: Vec<Value>) -> Result<(), Error> {
+        let peer = self.peer(node);
+        let mut st = peer.state();
+        if let Some(link) = &st.link {
+            return match outbox::put(&link.sender, name, &body) {
+                Ok(()) => Ok(()),
+                // The link is going down: its monitors fire, as for any message in flight.
+                Err(e) if e.is_fatal() => Ok(()),
+                Err(e) => Err(e.into()),
+            };
+        }
+        st.queue.push((name.to_owned(), body));
+        self.ensure_dial(&peer, &mut st);
+        Ok(())
+    }
+
+    /// Adds our monitor `id` of port `name` on `node` (its node port when `name` is empty):
+    /// the first monitor of a port sends `mon1`; a node we are not connected to is dialled,
+    /// so that one we cannot reach is reported.
+    pub(crate) fn monitor(self: &Arc<Self>, node: &str, name: &str, id: u64, action: Action) {
+        let peer = self.peer(node);
+        let mut st = peer.state();
+        let first = !st.monitors.contains_key(name);
+        st.monitors
+            .entry(name.to_owned())
+            .or_default()
+            .push((id, action));
+        if first && !name.is_empty() {
+            let body = crate::wire::mon1(name);
+            match &st.link {
+                Some(link) => {
+                    let _ = outbox::put(&link.sender, "", &body);
+                }
+                None => {
+                    st.queue.push((String::new(), body));
+                    self.ensure_dial(&peer, &mut st);
+                }
+            }
+        } else if name.is_empty() && st.link.is_none() {
+            self.ensure_dial(&peer, &mut st);
+        }
+    }
+
+    /// Removes our monitor `id` of port `name` on `node`; the last one sends `mon0`.
+    pub(crate) fn unmonitor(&self, node: &str, name: &str, id: u64) {
+        let Some(peer) = self.known_peer(node) else {
+            return;
+        };
+        let mut st = peer.state();
+        let Some(list) = st.monitors.get_mut(name) else {
+            return;
+        };
+        list.retain(|(i, _)| *i != id);
+        if list.is_empty() {
+            st.monitors.remove(name);
+            if let (false, Some(link)) = (name.is_empty(), &st.link) {
+                let _ = outbox::put(&link.sender, "", &crate::wire::mon0(name));
+            }
+        }
+    }
+
+    /// `kil0` from `node`: its port `name` died; our monitors of it, to fire.
+    pub(crate) fn take_monitors(&self, node: &str, name: &str) -> Monitors {
+        self.known_peer(node)
+            .and_then(|p| p.state().monitors.remove(name))
+            .unwrap_or_default()
+    }
+
+    /// `node` monitors our port `name` (`mon1`), or no longer (`mon0`).
+    pub(crate) fn set_monitored_by(&self, node: &str, name: &str, on: bool) {
+        if on {
+            self.peer(node).state().lmon.insert(name.to_owned());
+        } else if let Some(peer) = self.known_peer(node) {
+            peer.state().lmon.remove(name);
+        }
+    }
+
+    /// Our port `name`, monitored by `node`, died: tell it with `kil0` if it is connected
+    /// (a node that is not learns of its own loss).
+    pub(crate) fn tell_killed(&self, node: &str, name: &str, reason: &[Value]) {
+        if let Some(peer) = self.known_peer(node) {
+            let mut st = peer.state();
+            if let Some(link) = &st.link {
+                let _ = outbox::put(&link.sender, "", &crate::wire::kil0(name, reason));
+            }
+            st.lmon.remove(name);
+        }
+    }
+
+    /// Closes the link to `node` (writing out what is queued first), as if it was lost.
+    pub(crate) fn disconnect(self: &Arc<Self>, node: &str, text: &str) {
+        if let Some(peer) = self.known_peer(node) {
+            let generation = peer.state().link.as_ref().map(|l| l.generation);
+            if let Some(generation) = generation {
+                self.link_down(&peer, generation, text);
+            }
+        }
+    }
+
+    /// Refuses new links and closes every link, writing out what is queued first.
+    pub(crate) async fn shutdown(self: &Arc<Self>) {
+        self.shutting_down.store(true, Ordering::Release);
+        let mut senders = Vec::new();
+        for peer in self.all_peers() {
+            if let Some(sender) = peer.state().link.as_ref().map(|l| l.sender.clone()) {
+                senders.push(sender);
+            }
+            self.disconnect(&peer.id, "node shut down");
+        }
+        for sender in senders {
+            let _ = sender.close().await;
+        }
+    }
+}

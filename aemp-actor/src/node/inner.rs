@@ -1,0 +1,325 @@
+//! [`NodeInner`]: what one node is made of (its port table, its links, its part in the global
+//! protocol, its node port and its callback runner), and the kernel operations that span
+//! them: sending, delivering, killing, monitoring and firing monitors. Only `node/` names it;
+//! the subsystems see it through narrow traits ([`LinkHost`], [`Unmonitor`]).
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use aemp_transport::Value;
+
+use crate::global::Global;
+use crate::link::{LinkHost, LinkSettings, Links};
+use crate::port::monitor::{Action, MonGuard, MonitorIds, Monitors, Unmonitor};
+use crate::port::{PortTable, Sink};
+use crate::port_id::split;
+use crate::sync::serial::{Backpressure, Serial};
+use crate::sync::run_user;
+use crate::{wire, Error, PortId};
+
+/// How many monitor callbacks may wait for the callback runner before a firing task is
+/// asked to wait (callbacks are bounded by the monitors that exist: each fires once).
+const CALLBACK_QUEUE: usize = 1 << 16;
+
+/// The node port: where requests to the bare node id go (`protocol::node_port`).
+pub(crate) trait NodePort: Send + Sync + 'static {
+    /// A request from node `src`. `Some`: a reader should wait before reading more.
+    fn request(&self, src: &Arc<str>, msg: Vec<Value>) -> Option<Backpressure>;
+}
+
+type Callback = (Box<dyn FnOnce(Vec<Value>) + Send>, Vec<Value>);
+
+/// One node; see the module documentation.
+pub(crate) struct NodeInner {
+    pub(super) id: Arc<str>,
+    runtime: tokio::runtime::Handle,
+    pub(super) ports: PortTable,
+    pub(super) links: Arc<Links>,
+    pub(super) global: Arc<Global>,
+    monitor_ids: MonitorIds,
+    /// Monitor callbacks (user code) run here, in the order they fired.
+    callbacks: Arc<Serial<Callback>>,
+    node_port: OnceLock<Arc<dyn NodePort>>,
+    pub(super) listen_addrs: Mutex<Vec<SocketAddr>>,
+    pub(super) tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// A node: ports, connections to other nodes, and the node port's services. Cheap to clone;
+/// every clone is the same node. Its API is in `node/mod.rs`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), aemp_actor::Error> {
+/// use aemp_actor::{msg, Node};
+/// let node = Node::builder().node_id("doc").start().await?;
+/// let port = node.port();
+/// let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+/// node.rcv(&port, "test", move |_ctx, msg| { let _ = tx.send(msg); })?;
+/// node.snd(&port, msg!["test", 123])?;
+/// assert_eq!(rx.recv().await.unwrap(), msg![123]);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Node {
+    pub(super) inner: Arc<NodeInner>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.inner.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A node that does not keep the node alive (held by what the node itself owns).
+#[derive(Clone, Debug)]
+pub(crate) struct WeakNode(Weak<NodeInner>);
+
+impl WeakNode {
+    pub(crate) fn upgrade(&self) -> Option<Node> {
+        self.0.upgrade().map(|inner| Node { inner })
+    }
+}
+
+/// What a node is made of, from the builder.
+pub(crate) struct Parts {
+    pub(crate) id: String,
+    pub(crate) random_id: bool,
+    pub(crate) settings: LinkSettings,
+    pub(crate) transport: aemp_transport::Config,
+}
+
+impl NodeInner {
+    pub(super) fn new(parts: Parts) -> Arc<NodeInner> {
+        let runtime = tokio::runtime::Handle::current();
+        let id: Arc<str> = parts.id.into();
+        Arc::new_cyclic(|me: &Weak<NodeInner>| {
+            let host: Weak<dyn LinkHost> = me.clone();
+            let links = Arc::new(Links::new(
+                id.clone(),
+                runtime.clone(),
+                parts.transport,
+                parts.settings,
+                host,
+            ));
+            NodeInner {
+                ports: PortTable::new(id.clone(), parts.random_id),
+                global: Arc::new(Global::new(id.clone(), runtime.clone(), links.clone())),
+                links,
+                monitor_ids: MonitorIds::default(),
+                callbacks: Serial::new(runtime.clone(), CALLBACK_QUEUE, |(f, reason): Callback| {
+                    if let Err(p) = run_user(|| f(reason)) {
+                        tracing::warn!(panic = %p, "monitor callback panicked");
+                    }
+                }),
+                node_port: OnceLock::new(),
+                listen_addrs: Mutex::default(),
+                tasks: Mutex::default(),
+                runtime,
+                id,
+            }
+        })
+    }
+
+    pub(super) fn weak(self: &Arc<Self>) -> WeakNode {
+        WeakNode(Arc::downgrade(self))
+    }
+
+    pub(super) fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
+    }
+
+    pub(super) fn set_node_port(&self, port: Arc<dyn NodePort>) {
+        let _ = self.node_port.set(port);
+    }
+
+    fn node_request(&self, src: &Arc<str>, msg: Vec<Value>) -> Option<Backpressure> {
+        self.node_port.get()?.request(src, msg)
+    }
+
+    /// Sends to any port id.
+    pub(super) fn send(&self, port: &str, msg: Vec<Value>) -> Result<(), Error> {
+        let (node, name) = split(port);
+        if node == &*self.id {
+            if name.is_empty() {
+                // Our own requests queue like any other; we never wait for ourselves.
+                drop(self.node_request(&self.id, msg));
+            } else if let Some(p) = self.ports.get(name) {
+                p.deliver(&self.id, msg);
+            } else {
+                tracing::debug!(port, "message to a port that does not exist, dropped");
+            }
+            return Ok(());
+        }
+        if node.is_empty() {
+            return Err(Error::InvalidPortId {
+                id: port.to_owned(),
+                reason: "no node part".into(),
+            });
+        }
+        self.links.send(node, name, msg)
+    }
+
+    /// Kills a port, local or remote.
+    pub(super) fn kill(&self, port: &str, reason: Vec<Value>) -> Result<(), Error> {
+        let (node, name) = split(port);
+        if name.is_empty() {
+            return Err(Error::NodePort("killed"));
+        }
+        if node == &*self.id {
+            self.kill_local(name, reason);
+            Ok(())
+        } else {
+            self.links.send(node, "", wire::kil1(name, reason))
+        }
+    }
+
+    /// Kills a local port: removes it, then fires its monitors.
+    pub(super) fn kill_local(&self, name: &str, reason: Vec<Value>) {
+        let Some(port) = self.ports.remove(name) else {
+            return;
+        };
+        let monitors = port.die(&reason);
+        self.fire_all(monitors, &reason);
+    }
+
+    /// Adds a monitor; fires it (later, from a task) if the port does not exist.
+    pub(super) fn monitor(self: &Arc<Self>, port: &PortId, action: Action) -> MonGuard {
+        let id = self.monitor_ids.next();
+        let owner: Weak<dyn Unmonitor> = Arc::downgrade(self) as Weak<dyn Unmonitor>;
+        let guard = MonGuard::new(owner, port.clone(), id);
+        let (node, name) = (port.node(), port.name());
+        if node != &*self.id {
+            self.links.monitor(node, name, id, action);
+            return guard;
+        }
+        let refused = match self.ports.get(name) {
+            Some(p) => match p.add_monitor(id, action) {
+                Ok(()) => return guard,
+                Err(action) => action,
+            },
+            None => action,
+        };
+        let reason = wire::no_such_port(port);
+        let me = self.clone();
+        self.runtime.spawn(async move { me.fire(refused, &reason) });
+        guard
+    }
+
+    /// `mon1` from `src`: it monitors our port `name` (or learns at once that it is gone).
+    pub(super) fn monitored_by(&self, src: &str, name: &str) {
+        if let Some(port) = self.ports.get(name) {
+            if port.add_remote_monitor(src) {
+                self.links.set_monitored_by(src, name, true);
+                return;
+            }
+        }
+        let reason = wire::no_such_port(&PortId::new(&self.id, name));
+        if let Err(e) = self.links.send(src, "", wire::kil0(name, &reason)) {
+            tracing::warn!(node = src, error = %e, "cannot answer mon1");
+        }
+    }
+
+    /// `mon0` from `src`: it no longer monitors our port `name`.
+    pub(super) fn unmonitored_by(&self, src: &str, name: &str) {
+        if let Some(port) = self.ports.get(name) {
+            port.remove_remote_monitor(src);
+        }
+        self.links.set_monitored_by(src, name, false);
+    }
+
+    fn fire_all(&self, monitors: Monitors, reason: &[Value]) {
+        for (_, action) in monitors {
+            self.fire(action, reason);
+        }
+    }
+
+    /// Runs a monitor action for a death with `reason`. User callbacks go to the callback
+    /// runner, never run here (this may be a connection's reader).
+    pub(super) fn fire(&self, action: Action, reason: &[Value]) {
+        match action {
+            Action::Callback(f) => drop(self.callbacks.push((f, reason.to_vec()))),
+            Action::Internal(f) => f(reason),
+            Action::Notify(tx) => {
+                let _ = tx.send(reason.to_vec());
+            }
+            Action::Kill(port) => {
+                if !reason.is_empty() {
+                    let _ = self.kill(port.as_str(), reason.to_vec());
+                }
+            }
+            Action::Send(port, mut msg) => {
+                msg.extend_from_slice(reason);
+                if let Err(e) = self.send(port.as_str(), msg) {
+                    tracing::warn!(port = %port, error = %e, "monitor message cannot be sent");
+                }
+            }
+            Action::Remote { node, port } => self.links.tell_killed(&node, &port, reason),
+        }
+    }
+
+    /// Creates a port with `sink`, named `name` (generated when `None`).
+    pub(super) fn create_port(&self, name: Option<String>, sink: Box<dyn Sink>) -> Option<Arc<crate::port::Port>> {
+        self.ports.create(name, sink)
+    }
+}
+
+impl Unmonitor for NodeInner {
+    fn unmonitor(&self, port: &PortId, id: u64) {
+        let (node, name) = (port.node(), port.name());
+        if node == &*self.id {
+            if let Some(p) = self.ports.get(name) {
+                p.remove_monitor(id);
+            }
+        } else {
+            self.links.unmonitor(node, name, id);
+        }
+    }
+}
+
+impl LinkHost for NodeInner {
+    fn received(&self, src: &Arc<str>, mut msg: Vec<Value>) -> Option<Backpressure> {
+        let first = msg.first()?; // [] is a keepalive
+        let Some(name) = first.as_str() else {
+            let shown = Value::Array(msg);
+            tracing::debug!(node = %src, "message without a port name: {shown}");
+            return None;
+        };
+        if name.is_empty() {
+            msg.remove(0);
+            return self.node_request(src, msg);
+        }
+        match self.ports.get(name) {
+            Some(port) => {
+                msg.remove(0);
+                port.deliver(src, msg);
+            }
+            None => tracing::debug!(
+                node = %src,
+                port = name,
+                "message to a port that does not exist, dropped"
+            ),
+        }
+        None
+    }
+
+    fn fire(&self, monitors: Monitors, reason: &[Value]) {
+        self.fire_all(monitors, reason);
+    }
+
+    fn forget_remote_monitors(&self, node: &str, ports: HashSet<String>) {
+        for name in ports {
+            if let Some(port) = self.ports.get(&name) {
+                port.remove_remote_monitor(node);
+            }
+        }
+    }
+
+    fn find_addresses(&self, node: &str) -> Pin<Box<dyn Future<Output = Option<Vec<String>>> + Send>> {
+        let (global, node) = (self.global.clone(), node.to_owned());
+        Box::pin(async move { global.find_node(&node).await })
+    }
+}

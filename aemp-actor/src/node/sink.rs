@@ -1,0 +1,164 @@
+//! The sinks of the node's own ports: handler ports (a [`Mailbox`] drained by one task at a
+//! time, running the handler the message's tag selects) and inline ports (`cal`'s reply
+//! ports, which resolve a channel in the delivering task).
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use aemp_transport::Value;
+
+use super::ctx::{BoxHandler, BoxStart, Ctx};
+use super::inner::{Node, NodeInner};
+use crate::port::handler::Handlers;
+use crate::port::mailbox::{Mailbox, Pushed};
+use crate::port::{Port, Sink};
+use crate::sync::{hand_to_idle_worker, lock, run_user};
+use crate::wire;
+
+/// A port with handlers (`rcv`), run one message at a time on a task of its own.
+pub(crate) struct HandlerSink {
+    node: Weak<NodeInner>,
+    mailbox: Mailbox,
+    handlers: Mutex<Handlers<BoxHandler>>,
+    /// What runs before the first message (a spawned port's init function).
+    start: Mutex<Option<BoxStart>>,
+    has_start: AtomicBool,
+}
+
+impl HandlerSink {
+    pub(crate) fn new(node: Weak<NodeInner>, start: Option<BoxStart>) -> HandlerSink {
+        HandlerSink {
+            node,
+            mailbox: Mailbox::default(),
+            handlers: Mutex::default(),
+            has_start: AtomicBool::new(start.is_some()),
+            start: Mutex::new(start),
+        }
+    }
+
+    /// Sets (or with `None` removes) the handler of `tag`, or the default handler.
+    pub(crate) fn set_handler(&self, tag: Option<&str>, handler: Option<BoxHandler>) {
+        lock(&self.handlers).set(tag, handler);
+    }
+
+    /// Runs the init function, once, before any message.
+    fn run_start(&self, node: &Node, port: &Port) {
+        if !self.has_start.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let Some(start) = lock(&self.start).take() else {
+            return;
+        };
+        let ctx = Ctx::new(node, &port.id);
+        let outcome = run_user(|| start(&ctx)).and_then(|r| r);
+        if let Err(e) = outcome {
+            tracing::debug!(port = %port.id, error = %e, "init function failed");
+            node.inner.kill_local(port.id.name(), wire::die(e));
+        }
+    }
+
+    /// Runs the handler for one message; a failure or panic kills the port with `die`.
+    fn handle(&self, node: &Node, port: &Port, mut msg: Vec<Value>) {
+        let found = lock(&self.handlers).lookup(&msg);
+        let Some((cell, strip_tag)) = found else {
+            node.inner
+                .kill_local(port.id.name(), wire::unhandled_message(&msg));
+            return;
+        };
+        if strip_tag {
+            msg.remove(0);
+        }
+        let ctx = Ctx::new(node, &port.id);
+        let outcome = run_user(|| {
+            let mut f = lock(&cell);
+            f(&ctx, msg)
+        })
+        .and_then(|r| r);
+        if let Err(error) = outcome {
+            tracing::debug!(port = %port.id, error = %error, "handler failed, killing its port");
+            node.inner.kill_local(port.id.name(), wire::die(error));
+        }
+    }
+}
+
+impl Sink for HandlerSink {
+    fn deliver(&self, port: &Arc<Port>, _src: &str, msg: Vec<Value>) {
+        match self.mailbox.push(msg) {
+            Some(Pushed::Start) => {
+                if let Some(node) = self.node.upgrade() {
+                    let runtime = node.runtime().clone();
+                    runtime.spawn(drain(port.clone(), node));
+                }
+            }
+            Some(Pushed::Burst) => hand_to_idle_worker(),
+            Some(Pushed::Queued) | None => {}
+        }
+    }
+
+    fn killed(&self, _reason: &[Value]) {
+        self.mailbox.close();
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// Runs a spawned port's init function on the port's own task, before any message.
+pub(crate) fn start(port: &Arc<Port>, node: Arc<NodeInner>) {
+    if let Some(sink) = port.sink().as_any().downcast_ref::<HandlerSink>() {
+        if sink.mailbox.wake() {
+            node.runtime().clone().spawn(drain(port.clone(), node));
+        }
+    }
+}
+
+/// Drains a port's mailbox until it is empty; then the port is idle again.
+async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
+    let node = Node { inner };
+    let Some(sink) = port.sink().as_any().downcast_ref::<HandlerSink>() else {
+        return;
+    };
+    sink.run_start(&node, &port);
+    let mut batch = VecDeque::new();
+    loop {
+        if !sink.mailbox.take_batch(&mut batch) {
+            return;
+        }
+        for msg in batch.drain(..) {
+            if port.is_dead() {
+                break;
+            }
+            sink.handle(&node, &port, msg);
+        }
+        // Let other tasks run between batches, but only when there is more to do: a yield
+        // with an empty mailbox would only hand the task to another worker thread.
+        if !sink.mailbox.take_batch(&mut batch) {
+            return;
+        }
+        tokio::task::yield_now().await;
+        for msg in batch.drain(..) {
+            if port.is_dead() {
+                break;
+            }
+            sink.handle(&node, &port, msg);
+        }
+    }
+}
+
+/// A port that calls a function with every message right in the delivering task.
+pub(crate) struct InlineSink(pub(crate) Box<dyn Fn(Vec<Value>) + Send + Sync>);
+
+impl Sink for InlineSink {
+    fn deliver(&self, _port: &Arc<Port>, _src: &str, msg: Vec<Value>) {
+        (self.0)(msg)
+    }
+
+    fn killed(&self, _reason: &[Value]) {}
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}

@@ -1,0 +1,58 @@
+//! [`Handlers`]: a handler port's handlers, by tag (the message's first element, matched
+//! exactly) and a default. Generic over the handler type: the node decides what a handler is.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aemp_transport::Value;
+
+/// A handler, shared with the task running it (so that `rcv` may replace it meanwhile).
+pub(crate) type Cell<H> = Arc<Mutex<H>>;
+
+/// The handlers of one port.
+pub(crate) struct Handlers<H> {
+    by_tag: HashMap<Box<[u8]>, Cell<H>>,
+    default: Option<Cell<H>>,
+}
+
+impl<H> Default for Handlers<H> {
+    fn default() -> Self {
+        Handlers {
+            by_tag: HashMap::new(),
+            default: None,
+        }
+    }
+}
+
+impl<H> Handlers<H> {
+    /// Sets (or with `None` removes) the handler of `tag`, or with no tag the default.
+    pub(crate) fn set(&mut self, tag: Option<&str>, handler: Option<H>) {
+        let cell = handler.map(|f| Arc::new(Mutex::new(f)));
+        match (tag, cell) {
+            (Some(tag), Some(cell)) => {
+                self.by_tag.insert(tag.as_bytes().into(), cell);
+            }
+            (Some(tag), None) => {
+                self.by_tag.remove(tag.as_bytes());
+            }
+            (None, cell) => self.default = cell,
+        }
+    }
+
+    /// The handler for `msg`, and whether it takes the message without its tag.
+    pub(crate) fn lookup(&self, msg: &[Value]) -> Option<(Cell<H>, bool)> {
+        // Most ports have only a default handler: no tag to hash then.
+        let tagged = (!self.by_tag.is_empty())
+            .then(|| {
+                msg.first()
+                    .and_then(Value::as_string_bytes)
+                    .and_then(|t| self.by_tag.get(t))
+            })
+            .flatten();
+        match (tagged, &self.default) {
+            (Some(cell), _) => Some((cell.clone(), true)),
+            (None, Some(cell)) => Some((cell.clone(), false)),
+            (None, None) => None,
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Local ports: the table that names them, what a port is (its id, its monitors, its sink),
+//! the mailbox that queues a handler port's messages, its handler table, and monitors.
+//!
+//! A port is an entry in the node's [`PortTable`]. What happens to its messages is its
+//! [`Sink`]'s business: the node's handler ports queue them in a [`Mailbox`] drained by one
+//! task at a time, typed actors decode them into their own mailbox, `cal`'s reply ports
+//! resolve a channel. This module runs no user code and knows nothing of the node.
+
+pub(crate) mod handler;
+pub(crate) mod mailbox;
+pub(crate) mod monitor;
+pub(crate) mod table;
+
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use aemp_transport::Value;
+
+use crate::sync::lock;
+use crate::PortId;
+use monitor::{Action, Monitors};
+
+pub(crate) use table::PortTable;
+
+/// Where a port's messages go.
+pub(crate) trait Sink: Send + Sync + 'static {
+    /// A message from node `src` (our own id for local senders). Called only while the port
+    /// is alive; must not block.
+    fn deliver(&self, port: &Arc<Port>, src: &str, msg: Vec<Value>);
+    /// The port was killed with `reason`: drop what is queued, stop.
+    fn killed(&self, reason: &[Value]);
+    /// The sink itself, for the callers that know its type (`rcv`, typed `tell`).
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A local port.
+pub(crate) struct Port {
+    pub(crate) id: PortId,
+    /// Set once the port is registered under a local name, so that only such ports make a
+    /// kill look through the name table.
+    named: AtomicBool,
+    /// Set under the `monitors` lock, so a monitor is either fired or refused, never lost.
+    dead: AtomicBool,
+    monitors: Mutex<Monitors>,
+    sink: Box<dyn Sink>,
+}
+
+impl Port {
+    pub(crate) fn new(id: PortId, sink: Box<dyn Sink>) -> Port {
+        Port {
+            id,
+            named: AtomicBool::new(false),
+            dead: AtomicBool::new(false),
+            monitors: Mutex::new(Monitors::new()),
+            sink,
+        }
+    }
+
+    pub(crate) fn sink(&self) -> &dyn Sink {
+        &*self.sink
+    }
+
+    /// Hands a message to the sink, unless the port is dead.
+    pub(crate) fn deliver(self: &Arc<Self>, src: &str, msg: Vec<Value>) {
+        if !self.is_dead() {
+            self.sink.deliver(self, src, msg);
+        }
+    }
+
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_named(&self) -> bool {
+        self.named.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_named(&self) {
+        self.named.store(true, Ordering::Release);
+    }
+
+    /// Adds a monitor; hands the action back if the port is dead already.
+    pub(crate) fn add_monitor(&self, id: u64, action: Action) -> Result<(), Action> {
+        let mut m = lock(&self.monitors);
+        if self.is_dead() {
+            return Err(action);
+        }
+        m.push((id, action));
+        Ok(())
+    }
+
+    /// Adds the monitor of remote node `node` (one per node); false if the port is dead.
+    pub(crate) fn add_remote_monitor(&self, node: &str) -> bool {
+        let mut m = lock(&self.monitors);
+        if self.is_dead() {
+            return false;
+        }
+        if !m.iter().any(|(_, a)| a.is_remote_of(node)) {
+            m.push((
+                0,
+                Action::Remote {
+                    node: node.into(),
+                    port: self.id.name().to_owned(),
+                },
+            ));
+        }
+        true
+    }
+
+    /// Removes the monitor `id`.
+    pub(crate) fn remove_monitor(&self, id: u64) {
+        lock(&self.monitors).retain(|(i, _)| *i != id);
+    }
+
+    /// Removes the monitor of remote node `node`.
+    pub(crate) fn remove_remote_monitor(&self, node: &str) {
+        lock(&self.monitors).retain(|(_, a)| !a.is_remote_of(node));
+    }
+
+    /// Marks the port dead and tells its sink; returns its monitors (once).
+    pub(crate) fn die(&self, reason: &[Value]) -> Monitors {
+        let monitors = {
+            let mut m = lock(&self.monitors);
+            if self.is_dead() {
+                return Monitors::new();
+            }
+            self.dead.store(true, Ordering::Release);
+            std::mem::take(&mut *m)
+        };
+        self.sink.killed(reason);
+        monitors
+    }
+}

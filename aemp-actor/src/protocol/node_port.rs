@@ -1,0 +1,293 @@
+//! The node port (`""`): the requests other nodes send to this node, in AnyEvent::MP 2.x's
+//! shapes (and 1.30's `kil`), plus the Intro's `lookup`; parsed once into [`Request`].
+
+use std::sync::Arc;
+
+use aemp_transport::Value;
+
+use super::spawn::{spawn_here, Registry};
+use crate::global::wire::{GRequest, WireError};
+use crate::node::ctx::CallCtx;
+use crate::node::inner::NodePort;
+use crate::node::{Node, WeakNode};
+use crate::sync::run_user;
+use crate::sync::serial::{Backpressure, Serial};
+use crate::wire::{BUILTIN_REQUESTS, SPAWN};
+
+/// How many node-port requests (functions, `g_*`) may wait for the node port's runner before
+/// the connections that send them are asked to wait (backpressure, nothing dropped).
+pub(crate) const QUEUE_LIMIT: usize = 4096;
+
+/// A node-port request.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Request {
+    /// `""` or `devnull`: nothing.
+    Nothing,
+    /// `mon1 port`: the sender monitors our port.
+    Mon1(String),
+    /// `mon0 port`: no longer.
+    Mon0(String),
+    /// `kil0 port reason...`: a port of the sender that we monitor died.
+    Kil0 { port: String, reason: Vec<Value> },
+    /// `kil1 port reason...` (and 1.30's `kil`): kill our port.
+    Kil1 { port: String, reason: Vec<Value> },
+    /// `snd port msg...`: relay a message.
+    Snd { port: String, msg: Vec<Value> },
+    /// `can name reply...`: is `name` a request this node answers?
+    Can { name: String, reply: Vec<Value> },
+    /// `time reply...`: our clock.
+    Time { reply: Vec<Value> },
+    /// `info reply...`: our node id.
+    Info { reply: Vec<Value> },
+    /// `lookup name reply...`: the port registered as `name` here (the Intro's).
+    Lookup { name: String, reply: Vec<Value> },
+    /// `AnyEvent::MP::_spawn name init args...`.
+    Spawn {
+        name: String,
+        init: String,
+        args: Vec<Value>,
+    },
+    /// `g_*`: the global protocol.
+    Global(GRequest),
+    /// Anything else: a registered function, called with the arguments.
+    Function { name: String, args: Vec<Value> },
+}
+
+/// Why a node-port request was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum RequestError {
+    /// The message is not `[tag, ...]` with a text tag.
+    #[error("node-port request without a tag: {0}")]
+    NoTag(String),
+    /// A required field is missing.
+    #[error("{tag} request without {what}")]
+    Malformed { tag: String, what: &'static str },
+    /// A `g_*` request that is not understood.
+    #[error(transparent)]
+    Global(#[from] WireError),
+}
+
+fn text(v: Option<Value>) -> Option<String> {
+    v.as_ref()
+        .and_then(Value::to_text)
+        .map(|t| t.into_owned())
+}
+
+impl Request {
+    /// Parses `[tag, args...]`. An empty message is [`Request::Nothing`] (a keepalive).
+    pub(crate) fn parse(msg: Vec<Value>) -> Result<Request, RequestError> {
+        let mut it = msg.into_iter();
+        let Some(first) = it.next() else {
+            return Ok(Request::Nothing);
+        };
+        let Some(tag) = first.to_text().map(|t| t.into_owned()) else {
+            let mut all = vec![first];
+            all.extend(it);
+            return Err(RequestError::NoTag(Value::Array(all).to_string()));
+        };
+        let malformed = |what| RequestError::Malformed {
+            tag: tag.clone(),
+            what,
+        };
+        Ok(match tag.as_str() {
+            "" | "devnull" => Request::Nothing,
+            "mon1" => Request::Mon1(text(it.next()).ok_or_else(|| malformed("a port name"))?),
+            "mon0" => Request::Mon0(text(it.next()).ok_or_else(|| malformed("a port name"))?),
+            "kil0" => Request::Kil0 {
+                port: text(it.next()).ok_or_else(|| malformed("a port name"))?,
+                reason: it.collect(),
+            },
+            "kil1" | "kil" => match text(it.next()) {
+                Some(port) if !port.is_empty() => Request::Kil1 {
+                    port,
+                    reason: it.collect(),
+                },
+                _ => return Err(malformed("a port name (the node port cannot be killed)")),
+            },
+            "snd" => Request::Snd {
+                port: text(it.next()).ok_or_else(|| malformed("a port"))?,
+                msg: it.collect(),
+            },
+            "can" => Request::Can {
+                name: text(it.next()).unwrap_or_default(),
+                reply: it.collect(),
+            },
+            "time" => Request::Time { reply: it.collect() },
+            "info" => Request::Info { reply: it.collect() },
+            "lookup" => Request::Lookup {
+                name: text(it.next()).unwrap_or_default(),
+                reply: it.collect(),
+            },
+            SPAWN => match (text(it.next()), text(it.next())) {
+                (Some(name), Some(init)) => Request::Spawn {
+                    name,
+                    init,
+                    args: it.collect(),
+                },
+                _ => return Err(malformed("a port name and an init function")),
+            },
+            g if g.starts_with("g_") => {
+                let args: Vec<Value> = it.collect();
+                Request::Global(GRequest::parse(g, &args)?)
+            }
+            _ => Request::Function {
+                name: tag,
+                args: it.collect(),
+            },
+        })
+    }
+}
+
+/// Work for the node port's runner.
+enum Job {
+    Function { name: String, args: Vec<Value> },
+    Global(GRequest),
+}
+
+/// The node port; see the module documentation of `protocol`.
+pub(crate) struct NodePortRunner {
+    node: WeakNode,
+    registry: Arc<Registry>,
+    runner: Arc<Serial<(Arc<str>, Job)>>,
+}
+
+impl NodePortRunner {
+    pub(crate) fn new(node: WeakNode, registry: Registry, runtime: tokio::runtime::Handle) -> NodePortRunner {
+        let registry = Arc::new(registry);
+        let (weak, reg) = (node.clone(), registry.clone());
+        let runner = Serial::new(runtime, QUEUE_LIMIT, move |(src, job): (Arc<str>, Job)| {
+            if let Some(node) = weak.upgrade() {
+                run(&node, &reg, &src, job);
+            }
+        });
+        NodePortRunner {
+            node,
+            registry,
+            runner,
+        }
+    }
+}
+
+impl NodePort for NodePortRunner {
+    fn request(&self, src: &Arc<str>, msg: Vec<Value>) -> Option<Backpressure> {
+        let request = match Request::parse(msg) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(node = %src, error = %e, "node-port request ignored");
+                return None;
+            }
+        };
+        let job = match request {
+            Request::Function { name, args } => Job::Function { name, args },
+            Request::Global(g) => Job::Global(g),
+            other => {
+                let node = self.node.upgrade()?;
+                handle(&node, &self.registry, src, other);
+                return None;
+            }
+        };
+        self.runner.push((src.clone(), job))
+    }
+}
+
+/// A kernel request, handled at once and in order (no user code runs here).
+fn handle(node: &Node, registry: &Registry, src: &str, request: Request) {
+    match request {
+        Request::Nothing | Request::Function { .. } | Request::Global(_) => {}
+        Request::Mon1(name) => node.monitored_by(src, &name),
+        Request::Mon0(name) => node.unmonitored_by(src, &name),
+        Request::Kil0 { port, reason } => node.remote_died(src, &port, &reason),
+        Request::Kil1 { port, reason } => node.kill_local(&crate::PortId::new(node.id(), &port), reason),
+        Request::Snd { port, msg } => {
+            if let Err(e) = node.snd(&port, msg) {
+                tracing::warn!(node = src, port, error = %e, "cannot relay message");
+            }
+        }
+        Request::Can { name, reply } => {
+            let known = BUILTIN_REQUESTS.contains(&name.as_str())
+                || registry.functions.contains_key(&name);
+            send_reply(node, src, reply, Value::from(i64::from(known)));
+        }
+        Request::Time { reply } => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            send_reply(node, src, reply, Value::from(now.as_secs_f64()));
+        }
+        Request::Info { reply } => send_reply(node, src, reply, Value::from(node.id())),
+        Request::Lookup { name, reply } => {
+            let found = node.registered(&name).map_or(Value::Null, Value::from);
+            send_reply(node, src, reply, found);
+        }
+        Request::Spawn { name, init, args } => spawn_here(node, registry, src, name, &init, args),
+    }
+}
+
+/// A request that runs user code or database work, on the node port's runner.
+fn run(node: &Node, registry: &Registry, src: &str, job: Job) {
+    match job {
+        Job::Global(g) => node.global_request(src, g),
+        Job::Function { name, args } => match registry.functions.get(&name) {
+            Some(f) => {
+                let ctx = CallCtx::new(node, src);
+                let outcome = run_user(|| f(&ctx, args)).and_then(|r| r);
+                if let Err(e) = outcome {
+                    tracing::warn!(node = src, function = name, error = %e, "node-port function failed");
+                }
+            }
+            None => tracing::warn!(
+                node = src,
+                request = name,
+                "unknown node-port request (not a built-in, not a registered function), ignored"
+            ),
+        },
+    }
+}
+
+/// Sends `result` to a reply spec `[port, extra...]`: the message is `[extra..., result]`.
+fn send_reply(node: &Node, src: &str, mut spec: Vec<Value>, result: Value) {
+    if spec.is_empty() {
+        return;
+    }
+    let Some(port) = spec.remove(0).to_text().map(|t| t.into_owned()) else {
+        return tracing::warn!(node = src, "reply port is not text");
+    };
+    spec.push(result);
+    if let Err(e) = node.snd(&port, spec) {
+        tracing::warn!(node = src, port, error = %e, "cannot send reply");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aemp_transport::msg;
+
+    #[test]
+    fn requests_are_parsed_once_into_their_shapes() {
+        assert_eq!(Request::parse(vec![]), Ok(Request::Nothing));
+        assert_eq!(
+            Request::parse(msg!["kil1", "p", "die", "x"]),
+            Ok(Request::Kil1 {
+                port: "p".into(),
+                reason: msg!["die", "x"]
+            })
+        );
+        assert!(matches!(
+            Request::parse(msg!["kil1", ""]),
+            Err(RequestError::Malformed { .. })
+        ));
+        assert!(matches!(Request::parse(msg![1, 2]), Err(RequestError::NoTag(_))));
+        assert_eq!(
+            Request::parse(msg!["my::func", 1]),
+            Ok(Request::Function {
+                name: "my::func".into(),
+                args: msg![1]
+            })
+        );
+        assert!(matches!(
+            Request::parse(msg!["g_nope"]),
+            Err(RequestError::Global(WireError::Unknown(_)))
+        ));
+    }
+}

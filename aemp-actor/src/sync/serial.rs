@@ -1,0 +1,124 @@
+//! [`Serial`]: jobs run one at a time, in the order queued, on a task of their own.
+//!
+//! The node port's requests and monitor callbacks run here, never in the task that queued
+//! them (a connection's reader, a handler). Like a port's mailbox, an idle runner costs no
+//! task. The queue is bounded: past its limit, [`Serial::push`] hands back a [`Backpressure`]
+//! that the queuing reader awaits before it reads more from its connection, so a flood slows
+//! its sender down and nothing is dropped.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::sync::Notify;
+
+use super::lock;
+
+/// How many jobs run before the runner lets other tasks run.
+const BATCH: usize = 64;
+
+struct Queue<J> {
+    jobs: VecDeque<J>,
+    running: bool,
+}
+
+/// An ordered job runner; see the module documentation.
+pub(crate) struct Serial<J> {
+    queue: Mutex<Queue<J>>,
+    run: Box<dyn Fn(J) + Send + Sync>,
+    /// Woken when the queue falls below half its limit.
+    room: Notify,
+    limit: usize,
+    runtime: tokio::runtime::Handle,
+}
+
+impl<J: Send + 'static> Serial<J> {
+    /// A runner that calls `run` with each job; `limit` jobs may wait before pushers are
+    /// asked to wait.
+    pub(crate) fn new(
+        runtime: tokio::runtime::Handle,
+        limit: usize,
+        run: impl Fn(J) + Send + Sync + 'static,
+    ) -> Arc<Serial<J>> {
+        Arc::new(Serial {
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::new(),
+                running: false,
+            }),
+            run: Box::new(run),
+            room: Notify::new(),
+            limit: limit.max(2),
+            runtime,
+        })
+    }
+
+    /// Queues `job`. `Some` when the queue has reached its limit: the caller should await it
+    /// before queuing more (the job itself is queued either way).
+    pub(crate) fn push(self: &Arc<Self>, job: J) -> Option<Backpressure> {
+        let mut q = lock(&self.queue);
+        q.jobs.push_back(job);
+        if !q.running {
+            q.running = true;
+            let me = self.clone();
+            self.runtime.spawn(async move { me.drain().await });
+        }
+        (q.jobs.len() >= self.limit).then(|| Backpressure::new(self.clone()))
+    }
+
+    fn below_half(&self) -> bool {
+        lock(&self.queue).jobs.len() < self.limit / 2
+    }
+
+    async fn drain(self: Arc<Self>) {
+        let mut batch = Vec::with_capacity(BATCH);
+        loop {
+            {
+                let mut q = lock(&self.queue);
+                if q.jobs.is_empty() {
+                    q.running = false;
+                    drop(q);
+                    self.room.notify_waiters();
+                    return;
+                }
+                let n = q.jobs.len().min(BATCH);
+                batch.extend(q.jobs.drain(..n));
+                if q.jobs.len() < self.limit / 2 {
+                    self.room.notify_waiters();
+                }
+            }
+            for job in batch.drain(..) {
+                (self.run)(job);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Resolves once a full [`Serial`] queue has drained below half its limit.
+#[must_use = "backpressure does nothing unless awaited"]
+pub(crate) struct Backpressure(Pin<Box<dyn Future<Output = ()> + Send>>);
+
+impl Backpressure {
+    fn new<J: Send + 'static>(serial: Arc<Serial<J>>) -> Backpressure {
+        Backpressure(Box::pin(async move {
+            loop {
+                let room = serial.room.notified();
+                tokio::pin!(room);
+                room.as_mut().enable();
+                if serial.below_half() {
+                    return;
+                }
+                room.await;
+            }
+        }))
+    }
+}
+
+impl Future for Backpressure {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        self.0.as_mut().poll(cx)
+    }
+}
