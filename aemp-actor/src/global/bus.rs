@@ -194,7 +194,12 @@ pub struct DbRegGuard {
 }
 
 impl DbRegGuard {
-    pub(crate) fn new(global: Weak<Global>, family: String, key: String, mon: MonGuard) -> DbRegGuard {
+    pub(crate) fn new(
+        global: Weak<Global>,
+        family: String,
+        key: String,
+        mon: MonGuard,
+    ) -> DbRegGuard {
         DbRegGuard {
             global,
             family,

@@ -111,7 +111,12 @@ impl Global {
             let mut st = self.state();
             st.local.entry(LISTENERS.to_owned()).or_default().insert(
                 self.id.to_string(),
-                Value::Array(listeners.iter().map(|a| Value::from(a.to_string())).collect()),
+                Value::Array(
+                    listeners
+                        .iter()
+                        .map(|a| Value::from(a.to_string()))
+                        .collect(),
+                ),
             );
             st.seeds = seeds.clone();
         }

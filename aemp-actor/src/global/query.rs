@@ -78,7 +78,10 @@ impl Global {
             }
             st.next_req += 1;
             let id = format!("{}.{}", self.id, st.next_req);
-            let request = req(query.tag(), vec![Value::from(family), Value::from(id.as_str())]);
+            let request = req(
+                query.tag(),
+                vec![Value::from(family), Value::from(id.as_str())],
+            );
             let (tx, rx) = oneshot::channel();
             st.pending.insert(id, (request.clone(), tx));
             if let Some(master) = st.master.clone() {

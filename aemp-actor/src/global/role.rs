@@ -24,7 +24,9 @@ impl Global {
             GRequest::Global => self.g_global(src),
             GRequest::Set(db) => self.g_set(src, db),
             GRequest::Upd { family, set, del } => self.g_upd(src, family, set, del),
-            GRequest::Chg1 { family, entries } => self.g_chg(src, family, Change::Snapshot(entries)),
+            GRequest::Chg1 { family, entries } => {
+                self.g_chg(src, family, Change::Snapshot(entries))
+            }
             GRequest::Chg2 { family, set, del } => self.g_chg(src, family, Change::Diff(set, del)),
             GRequest::Disconnect => {}
             query => self.answer(src, query),
@@ -82,9 +84,7 @@ impl Global {
             }
             // Subscribers that waited for a master's snapshot get the merged view instead.
             for family in families {
-                let _ = self.notices.send(Notice::Snapshot {
-                    family,
-                });
+                let _ = self.notices.send(Notice::Snapshot { family });
             }
             self.send_all(out);
         }
@@ -220,7 +220,13 @@ impl Global {
         self.keepalive_known_globals();
     }
 
-    fn g_upd(self: &Arc<Self>, src: &str, family: String, set: Vec<(String, Value)>, del: Vec<String>) {
+    fn g_upd(
+        self: &Arc<Self>,
+        src: &str,
+        family: String,
+        set: Vec<(String, Value)>,
+        del: Vec<String>,
+    ) {
         {
             let mut st = self.state();
             if !st.is_global {
@@ -257,25 +263,25 @@ impl Global {
             let snapshot = matches!(change, Change::Snapshot(_));
             let d = match change {
                 Change::Snapshot(new) => {
-                let d = db::diff_families(mirror, &new);
-                *mirror = new;
-                d
-            }
+                    let d = db::diff_families(mirror, &new);
+                    *mirror = new;
+                    d
+                }
                 Change::Diff(set, del) => {
-                let mut d = Diff::default();
-                for k in del {
-                    if mirror.remove(&k).is_some() {
-                        d.del.push(k);
+                    let mut d = Diff::default();
+                    for k in del {
+                        if mirror.remove(&k).is_some() {
+                            d.del.push(k);
+                        }
                     }
-                }
-                for (k, v) in set {
-                    if mirror.get(&k) != Some(&v) {
-                        mirror.insert(k.clone(), v.clone());
-                        d.set.push((k, v));
+                    for (k, v) in set {
+                        if mirror.get(&k) != Some(&v) {
+                            mirror.insert(k.clone(), v.clone());
+                            d.set.push((k, v));
+                        }
                     }
+                    d
                 }
-                d
-            }
             };
             let entries = mirror.clone();
             // Emitted under the lock, in order with every later change.

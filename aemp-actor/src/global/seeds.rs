@@ -42,13 +42,17 @@ pub(crate) async fn seed_loop(node: Weak<Global>, index: usize, addr: String) {
         let cap = n.links.transport().monitor_timeout_value();
         let (mut events, _events) = n.links.event_channel();
         let result =
-            tokio::time::timeout(cap.max(Duration::from_secs(1)), n.links.connect_addr(&addr)).await;
+            tokio::time::timeout(cap.max(Duration::from_secs(1)), n.links.connect_addr(&addr))
+                .await;
         match result {
             Ok(Ok(id)) => {
                 backoff = None;
                 lock(&n.seed_ids)[index] = Some(id.clone());
                 tracing::debug!(seed = addr, node = id, "seed connected");
-                if let Err(e) = n.links.send(&id, "", vec![aemp_transport::Value::from("g_slave")]) {
+                if let Err(e) = n
+                    .links
+                    .send(&id, "", vec![aemp_transport::Value::from("g_slave")])
+                {
                     tracing::warn!(seed = addr, error = %e, "cannot send g_slave");
                 }
                 let seeds = n.seed_nodes();

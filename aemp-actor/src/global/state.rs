@@ -124,7 +124,10 @@ impl State {
                 .into_iter()
                 .filter(|(k, _)| self.domain.value(family, k).is_none())
                 .map(|(k, _)| {
-                    let v = self.merged_value(family, &k).cloned().unwrap_or(Value::Null);
+                    let v = self
+                        .merged_value(family, &k)
+                        .cloned()
+                        .unwrap_or(Value::Null);
                     (k, v)
                 })
                 .collect(),

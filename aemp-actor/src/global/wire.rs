@@ -58,7 +58,11 @@ pub(crate) enum GRequest {
         binds: Option<Vec<String>>,
     },
     /// `g_db_* family id`: a query, answered with `g_reply id result`.
-    Db { query: Query, family: String, id: Value },
+    Db {
+        query: Query,
+        family: String,
+        id: Value,
+    },
     /// `g_reply id result`.
     Reply { id: String, result: Value },
     /// `g_mon1 family`: the sender monitors a family.
@@ -85,7 +89,10 @@ pub(crate) enum WireError {
     Unknown(String),
     /// A known request without a required field.
     #[error("{tag} without {what}")]
-    Malformed { tag: &'static str, what: &'static str },
+    Malformed {
+        tag: &'static str,
+        what: &'static str,
+    },
 }
 
 impl GRequest {
@@ -98,7 +105,11 @@ impl GRequest {
             })
         };
         Ok(match tag {
-            "g_slave" => GRequest::Slave(args.first().filter(|v| v.as_map().is_some()).map(db::from_value)),
+            "g_slave" => GRequest::Slave(
+                args.first()
+                    .filter(|v| v.as_map().is_some())
+                    .map(db::from_value),
+            ),
             "g_global" => GRequest::Global,
             "g_set" => GRequest::Set(args.first().map(db::from_value).unwrap_or_default()),
             "g_upd" => GRequest::Upd {
@@ -188,7 +199,11 @@ mod tests {
     fn requests_parse_once_into_their_shapes() {
         let upd = GRequest::parse(
             "g_upd",
-            &[Value::from("f"), Value::Map(vec![(Value::from("k"), Value::from(1))]), Value::Array(vec![Value::from("d")])],
+            &[
+                Value::from("f"),
+                Value::Map(vec![(Value::from("k"), Value::from(1))]),
+                Value::Array(vec![Value::from("d")]),
+            ],
         );
         assert_eq!(
             upd,
@@ -200,8 +215,14 @@ mod tests {
         );
         assert_eq!(
             GRequest::parse("g_upd", &[]),
-            Err(WireError::Malformed { tag: "g_upd", what: "a family" })
+            Err(WireError::Malformed {
+                tag: "g_upd",
+                what: "a family"
+            })
         );
-        assert_eq!(GRequest::parse("g_nope", &[]), Err(WireError::Unknown("g_nope".into())));
+        assert_eq!(
+            GRequest::parse("g_nope", &[]),
+            Err(WireError::Unknown("g_nope".into()))
+        );
     }
 }

@@ -201,12 +201,13 @@ impl Links {
         let mut addresses = peer.state().addresses.clone();
         if addresses.is_empty() {
             let found = match self.host.upgrade() {
-                Some(host) => {
-                    tokio::time::timeout(self.settings.connect_interval, host.find_addresses(&peer.id))
-                        .await
-                        .ok()
-                        .flatten()
-                }
+                Some(host) => tokio::time::timeout(
+                    self.settings.connect_interval,
+                    host.find_addresses(&peer.id),
+                )
+                .await
+                .ok()
+                .flatten(),
                 None => None,
             };
             match found {

@@ -37,7 +37,10 @@ impl NodeEvent {
 
 /// Delivers events to the subscribers, one at a time, in the order they happened; callbacks
 /// run in this task, with no lock held.
-pub(super) async fn dispatch(mut rx: mpsc::UnboundedReceiver<NodeEvent>, bus: Arc<Bus<(), NodeEvent>>) {
+pub(super) async fn dispatch(
+    mut rx: mpsc::UnboundedReceiver<NodeEvent>,
+    bus: Arc<Bus<(), NodeEvent>>,
+) {
     while let Some(event) = rx.recv().await {
         bus.publish(&(), &event);
     }

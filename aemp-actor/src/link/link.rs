@@ -36,7 +36,12 @@ pub(super) struct Link {
 
 impl Links {
     /// A connection completed: make it the node's link, unless one is up already.
-    pub(super) fn register_link(self: &Arc<Self>, peer: &Arc<Peer>, conn: Connection, origin: Origin) {
+    pub(super) fn register_link(
+        self: &Arc<Self>,
+        peer: &Arc<Peer>,
+        conn: Connection,
+        origin: Origin,
+    ) {
         let heartbeat = self.settings.heartbeat.and_then(|hb| {
             let theirs = conn.info().greeting.key(crate::wire::HEARTBEAT_KEY)?;
             let theirs = Duration::try_from_secs_f64(theirs.parse::<f64>().ok()?).ok()?;

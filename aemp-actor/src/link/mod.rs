@@ -45,7 +45,10 @@ pub(crate) trait LinkHost: Send + Sync + 'static {
     /// `node` is gone: it no longer monitors our ports `ports`.
     fn forget_remote_monitors(&self, node: &str, ports: HashSet<String>);
     /// Where `node` listens, from the global database.
-    fn find_addresses(&self, node: &str) -> Pin<Box<dyn Future<Output = Option<Vec<String>>> + Send>>;
+    fn find_addresses(
+        &self,
+        node: &str,
+    ) -> Pin<Box<dyn Future<Output = Option<Vec<String>>> + Send>>;
 }
 
 /// How links are made and kept.
@@ -219,7 +222,12 @@ impl Links {
     /// Sends `[name, body...]` to `node`: at once if connected, else queued and a connection
     /// started. Encoding errors are returned; a message queued for a connection that is
     /// never made is dropped and the node's monitors fire.
-    pub(crate) fn send(self: &Arc<Self>, node: &str, name: &str, body: Vec<Value>) -> Result<(), Error> {
+    pub(crate) fn send(
+        self: &Arc<Self>,
+        node: &str,
+        name: &str,
+        body: Vec<Value>,
+    ) -> Result<(), Error> {
         let peer = self.peer(node);
         let mut st = peer.state();
         if let Some(link) = &st.link {

@@ -9,7 +9,11 @@ use aemp_transport::{Sender, Value};
 
 /// Puts `[name, body...]` on a link without waiting (the sender's buffer is bounded and
 /// flushed by its writer task).
-pub(super) fn put(sender: &Sender, name: &str, body: &[Value]) -> Result<(), aemp_transport::Error> {
+pub(super) fn put(
+    sender: &Sender,
+    name: &str,
+    body: &[Value],
+) -> Result<(), aemp_transport::Error> {
     match sender.send_now(name, body) {
         Err(aemp_transport::Error::Encode {
             framing: aemp_transport::Framing::Json,

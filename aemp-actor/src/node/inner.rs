@@ -1,5 +1,5 @@
 //! [`NodeInner`]: what one node is made of (its port table, its links, its part in the global
-//! protocol, its node port and its callback runner), and the kernel operations that span
+//! protocol, its node port), and the kernel operations that span
 //! them: sending, delivering, killing, monitoring and firing monitors. Only `node/` names it;
 //! the subsystems see it through narrow traits ([`LinkHost`], [`Unmonitor`]).
 
@@ -16,21 +16,15 @@ use crate::link::{LinkHost, LinkSettings, Links};
 use crate::port::monitor::{Action, MonGuard, MonitorIds, Monitors, Unmonitor};
 use crate::port::{PortTable, Sink};
 use crate::port_id::split;
-use crate::sync::serial::{Backpressure, Serial};
 use crate::sync::run_user;
+use crate::sync::serial::Backpressure;
 use crate::{wire, Error, PortId};
-
-/// How many monitor callbacks may wait for the callback runner before a firing task is
-/// asked to wait (callbacks are bounded by the monitors that exist: each fires once).
-const CALLBACK_QUEUE: usize = 1 << 16;
 
 /// The node port: where requests to the bare node id go (`protocol::node_port`).
 pub(crate) trait NodePort: Send + Sync + 'static {
     /// A request from node `src`. `Some`: a reader should wait before reading more.
     fn request(&self, src: &Arc<str>, msg: Vec<Value>) -> Option<Backpressure>;
 }
-
-type Callback = (Box<dyn FnOnce(Vec<Value>) + Send>, Vec<Value>);
 
 /// One node; see the module documentation.
 pub(crate) struct NodeInner {
@@ -40,8 +34,6 @@ pub(crate) struct NodeInner {
     pub(super) links: Arc<Links>,
     pub(super) global: Arc<Global>,
     monitor_ids: MonitorIds,
-    /// Monitor callbacks (user code) run here, in the order they fired.
-    callbacks: Arc<Serial<Callback>>,
     node_port: OnceLock<Arc<dyn NodePort>>,
     pub(super) listen_addrs: Mutex<Vec<SocketAddr>>,
     pub(super) tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -110,11 +102,6 @@ impl NodeInner {
                 global: Arc::new(Global::new(id.clone(), runtime.clone(), links.clone())),
                 links,
                 monitor_ids: MonitorIds::default(),
-                callbacks: Serial::new(runtime.clone(), CALLBACK_QUEUE, |(f, reason): Callback| {
-                    if let Err(p) = run_user(|| f(reason)) {
-                        tracing::warn!(panic = %p, "monitor callback panicked");
-                    }
-                }),
                 node_port: OnceLock::new(),
                 listen_addrs: Mutex::default(),
                 tasks: Mutex::default(),
@@ -237,11 +224,16 @@ impl NodeInner {
         }
     }
 
-    /// Runs a monitor action for a death with `reason`. User callbacks go to the callback
-    /// runner, never run here (this may be a connection's reader).
+    /// Runs a monitor action for a death with `reason`, in the task that saw the death (as
+    /// AnyEvent::MP does, in order with what follows on the same connection; `mon` callbacks
+    /// are documented to be short, see `docs/semantics.md`).
     pub(super) fn fire(&self, action: Action, reason: &[Value]) {
         match action {
-            Action::Callback(f) => drop(self.callbacks.push((f, reason.to_vec()))),
+            Action::Callback(f) => {
+                if let Err(p) = run_user(|| f(reason.to_vec())) {
+                    tracing::warn!(panic = %p, "monitor callback panicked");
+                }
+            }
             Action::Internal(f) => f(reason),
             Action::Notify(tx) => {
                 let _ = tx.send(reason.to_vec());
@@ -262,7 +254,11 @@ impl NodeInner {
     }
 
     /// Creates a port with `sink`, named `name` (generated when `None`).
-    pub(super) fn create_port(&self, name: Option<String>, sink: Box<dyn Sink>) -> Option<Arc<crate::port::Port>> {
+    pub(super) fn create_port(
+        &self,
+        name: Option<String>,
+        sink: Box<dyn Sink>,
+    ) -> Option<Arc<crate::port::Port>> {
         self.ports.create(name, sink)
     }
 }
@@ -318,7 +314,10 @@ impl LinkHost for NodeInner {
         }
     }
 
-    fn find_addresses(&self, node: &str) -> Pin<Box<dyn Future<Output = Option<Vec<String>>> + Send>> {
+    fn find_addresses(
+        &self,
+        node: &str,
+    ) -> Pin<Box<dyn Future<Output = Option<Vec<String>>> + Send>> {
         let (global, node) = (self.global.clone(), node.to_owned());
         Box::pin(async move { global.find_node(&node).await })
     }

@@ -14,7 +14,9 @@ pub(super) async fn listen(node: &Arc<NodeInner>, addr: &str) -> Result<(), Erro
         addr: addr.to_owned(),
         source,
     };
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(bind_error)?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(bind_error)?;
     let local = listener.local_addr().map_err(bind_error)?;
     lock(&node.listen_addrs).push(local);
     let task = node

@@ -30,7 +30,7 @@ use crate::port::monitor::{Action, MonGuard, Monitor};
 use crate::port::{Port, Sink};
 use crate::port_id::split;
 use crate::sync::bus::Sub;
-use crate::sync::lock;
+use crate::sync::{lock, run_user};
 use crate::{wire, Error, PortId};
 use ctx::{boxed, BoxHandler, BoxStart, Ctx, HandlerOutcome};
 use inner::{NodeInner, NodePort, Parts};
@@ -92,7 +92,12 @@ impl Node {
 
     /// Sets a handler of a local port (a typed actor's port takes none: its handlers are
     /// its methods).
-    fn set_handler(&self, port: &PortId, tag: Option<&str>, h: Option<BoxHandler>) -> Result<(), Error> {
+    fn set_handler(
+        &self,
+        port: &PortId,
+        tag: Option<&str>,
+        h: Option<BoxHandler>,
+    ) -> Result<(), Error> {
         let port = self.local(port)?;
         if let Some(sink) = port.sink().as_any().downcast_ref::<HandlerSink>() {
             sink.set_handler(tag, h);
@@ -208,8 +213,10 @@ impl Node {
         let name = self.inner.ports.spawn_name();
         let id = PortId::new(node, &name);
         let head = [Value::from(name), Value::from(init)];
-        self.inner
-            .send(node, wire::request(wire::SPAWN, head.into_iter().chain(args)))?;
+        self.inner.send(
+            node,
+            wire::request(wire::SPAWN, head.into_iter().chain(args)),
+        )?;
         Ok(id)
     }
 
@@ -339,7 +346,9 @@ impl Node {
     /// Calls `f` with the family's contents at once, then on every change (`db_mon`), until
     /// the guard is dropped.
     pub fn db_mon(&self, family: &str, f: impl Fn(&DbEvent) + Send + Sync + 'static) -> DbMonGuard {
-        self.inner.global.db_subscribe(family, Sub::Callback(Arc::new(f)))
+        self.inner
+            .global
+            .db_subscribe(family, Sub::Callback(Arc::new(f)))
     }
 
     /// A stream of a family's contents, then its changes (`db_mon` as a stream).
@@ -421,9 +430,10 @@ impl Node {
     /// the port's task before its first message. `None` if the name is taken.
     fn handler_port(&self, name: Option<String>, start: Option<BoxStart>) -> Option<Arc<Port>> {
         let has_start = start.is_some();
-        let port = self
-            .inner
-            .create_port(name, Box::new(HandlerSink::new(Arc::downgrade(&self.inner), start)))?;
+        let port = self.inner.create_port(
+            name,
+            Box::new(HandlerSink::new(Arc::downgrade(&self.inner), start)),
+        )?;
         if has_start {
             sink::start(&port, self.inner.clone());
         }
@@ -433,7 +443,21 @@ impl Node {
     /// A spawned port: created now (messages sent after the spawn request find it), its
     /// init function run on its own task first. `None` if the name is taken.
     pub(crate) fn spawned_port(&self, name: String, start: BoxStart) -> Option<PortId> {
-        self.handler_port(Some(name), Some(start)).map(|p| p.id.clone())
+        self.handler_port(Some(name), Some(start))
+            .map(|p| p.id.clone())
+    }
+
+    /// A port spawned by this node on itself: created and its init function run now, in
+    /// the caller's task (as AnyEvent::MP does; the caller is the user's code, not a
+    /// connection). `None` if the name is taken.
+    pub(crate) fn spawned_port_now(&self, name: String, init: BoxStart) -> Option<PortId> {
+        let port = self.handler_port(Some(name), None)?;
+        let ctx = Ctx::new(self, &port.id);
+        if let Err(e) = run_user(|| init(&ctx)).and_then(|r| r) {
+            tracing::debug!(port = %port.id, error = %e, "init function failed");
+            self.inner.kill_local(port.id.name(), wire::die(e));
+        }
+        Some(port.id.clone())
     }
 
     /// Creates a port with any sink (typed actors); `None` if the name is taken.

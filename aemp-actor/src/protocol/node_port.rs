@@ -68,9 +68,7 @@ pub(crate) enum RequestError {
 }
 
 fn text(v: Option<Value>) -> Option<String> {
-    v.as_ref()
-        .and_then(Value::to_text)
-        .map(|t| t.into_owned())
+    v.as_ref().and_then(Value::to_text).map(|t| t.into_owned())
 }
 
 impl Request {
@@ -112,8 +110,12 @@ impl Request {
                 name: text(it.next()).unwrap_or_default(),
                 reply: it.collect(),
             },
-            "time" => Request::Time { reply: it.collect() },
-            "info" => Request::Info { reply: it.collect() },
+            "time" => Request::Time {
+                reply: it.collect(),
+            },
+            "info" => Request::Info {
+                reply: it.collect(),
+            },
             "lookup" => Request::Lookup {
                 name: text(it.next()).unwrap_or_default(),
                 reply: it.collect(),
@@ -152,7 +154,11 @@ pub(crate) struct NodePortRunner {
 }
 
 impl NodePortRunner {
-    pub(crate) fn new(node: WeakNode, registry: Registry, runtime: tokio::runtime::Handle) -> NodePortRunner {
+    pub(crate) fn new(
+        node: WeakNode,
+        registry: Registry,
+        runtime: tokio::runtime::Handle,
+    ) -> NodePortRunner {
         let registry = Arc::new(registry);
         let (weak, reg) = (node.clone(), registry.clone());
         let runner = Serial::new(runtime, QUEUE_LIMIT, move |(src, job): (Arc<str>, Job)| {
@@ -180,6 +186,10 @@ impl NodePort for NodePortRunner {
         let job = match request {
             Request::Function { name, args } => Job::Function { name, args },
             Request::Global(g) => Job::Global(g),
+            Request::Spawn { name, init, args } => {
+                let node = self.node.upgrade()?;
+                return spawn_here(&node, &self.registry, src, name, &init, args);
+            }
             other => {
                 let node = self.node.upgrade()?;
                 handle(&node, &self.registry, src, other);
@@ -197,15 +207,17 @@ fn handle(node: &Node, registry: &Registry, src: &str, request: Request) {
         Request::Mon1(name) => node.monitored_by(src, &name),
         Request::Mon0(name) => node.unmonitored_by(src, &name),
         Request::Kil0 { port, reason } => node.remote_died(src, &port, &reason),
-        Request::Kil1 { port, reason } => node.kill_local(&crate::PortId::new(node.id(), &port), reason),
+        Request::Kil1 { port, reason } => {
+            node.kill_local(&crate::PortId::new(node.id(), &port), reason)
+        }
         Request::Snd { port, msg } => {
             if let Err(e) = node.snd(&port, msg) {
                 tracing::warn!(node = src, port, error = %e, "cannot relay message");
             }
         }
         Request::Can { name, reply } => {
-            let known = BUILTIN_REQUESTS.contains(&name.as_str())
-                || registry.functions.contains_key(&name);
+            let known =
+                BUILTIN_REQUESTS.contains(&name.as_str()) || registry.functions.contains_key(&name);
             send_reply(node, src, reply, Value::from(i64::from(known)));
         }
         Request::Time { reply } => {
@@ -219,7 +231,7 @@ fn handle(node: &Node, registry: &Registry, src: &str, request: Request) {
             let found = node.registered(&name).map_or(Value::Null, Value::from);
             send_reply(node, src, reply, found);
         }
-        Request::Spawn { name, init, args } => spawn_here(node, registry, src, name, &init, args),
+        Request::Spawn { .. } => {}
     }
 }
 
@@ -277,7 +289,10 @@ mod tests {
             Request::parse(msg!["kil1", ""]),
             Err(RequestError::Malformed { .. })
         ));
-        assert!(matches!(Request::parse(msg![1, 2]), Err(RequestError::NoTag(_))));
+        assert!(matches!(
+            Request::parse(msg![1, 2]),
+            Err(RequestError::NoTag(_))
+        ));
         assert_eq!(
             Request::parse(msg!["my::func", 1]),
             Ok(Request::Function {

@@ -7,19 +7,26 @@ use std::sync::Arc;
 
 use aemp_transport::Value;
 
-use crate::node::ctx::{CallCtx, Ctx};
+use tokio::sync::oneshot;
+
+use crate::node::ctx::{BoxStart, CallCtx, Ctx};
 use crate::node::Node;
+use crate::sync::run_user;
+use crate::sync::serial::Backpressure;
+use crate::wire;
 
 /// A function other nodes may call by name through the node port.
-pub(crate) type BoxFunction = Box<dyn Fn(&CallCtx<'_>, Vec<Value>) -> Result<(), String> + Send + Sync>;
+pub(crate) type BoxFunction =
+    Box<dyn Fn(&CallCtx<'_>, Vec<Value>) -> Result<(), String> + Send + Sync>;
 
 /// An init function run on a spawned port (it gives the port its handlers).
 pub(crate) type BoxInit = Arc<dyn Fn(&Ctx<'_>, Vec<Value>) -> Result<(), String> + Send + Sync>;
 
 /// Creates port `name` now and starts what runs on it (typed actors). It must create the port
-/// before it returns and run user code on the port's own task, not in the caller's.
+/// before it returns and run user code on the port's own task, not in the caller's; the
+/// receiver resolves once that code has started the port (or killed it).
 pub(crate) type CustomSpawn =
-    dyn Fn(&Node, String, Vec<Value>) -> Result<(), crate::Error> + Send + Sync;
+    dyn Fn(&Node, String, Vec<Value>) -> Result<oneshot::Receiver<()>, crate::Error> + Send + Sync;
 
 /// An init function that may be spawned by name.
 #[derive(Clone)]
@@ -38,7 +45,11 @@ pub(crate) struct Registry {
 }
 
 /// `AnyEvent::MP::_spawn` from `src`: creates port `name` at once (so that messages sent after
-/// the request find it) and runs the init function `init` registered here on it.
+/// the request find it) and runs the init function `init` registered here on it. From
+/// another node the init runs on the new port's own task, and the connection reads its next
+/// message only once it is done (the returned wait): what follows the request on that
+/// connection sees the port as the init left it, as with AnyEvent::MP. From this node
+/// itself it runs in the caller's task, before `spawn` returns.
 pub(crate) fn spawn_here(
     node: &Node,
     registry: &Registry,
@@ -46,18 +57,46 @@ pub(crate) fn spawn_here(
     name: String,
     init: &str,
     args: Vec<Value>,
-) {
-    let created = match registry.spawnables.get(init) {
+) -> Option<Backpressure> {
+    let local = src == node.id();
+    let (created, wait) = match registry.spawnables.get(init) {
         Some(Spawnable::Handlers(f)) => {
             let f = f.clone();
-            node.spawned_port(name.clone(), Box::new(move |ctx| f(ctx, args)))
-                .is_some()
+            if local {
+                let start: BoxStart = Box::new(move |ctx| f(ctx, args));
+                (node.spawned_port_now(name.clone(), start).is_some(), None)
+            } else {
+                let (done, finished) = oneshot::channel::<()>();
+                let start: BoxStart = Box::new(move |ctx| {
+                    let outcome = run_user(|| f(ctx, args)).and_then(|r| r);
+                    if let Err(e) = outcome {
+                        tracing::debug!(port = %ctx.port(), error = %e, "init function failed");
+                        let _ = ctx.node().kil(ctx.port(), wire::die(e));
+                    }
+                    let _ = done.send(());
+                    Ok(())
+                });
+                let created = node.spawned_port(name.clone(), start).is_some();
+                let wait = created.then(|| {
+                    Backpressure::until(async move {
+                        let _ = finished.await;
+                    })
+                });
+                (created, wait)
+            }
         }
         Some(Spawnable::Custom(f)) => match f(node, name.clone(), args) {
-            Ok(()) => true,
+            Ok(finished) => (
+                true,
+                (!local).then(|| {
+                    Backpressure::until(async move {
+                        let _ = finished.await;
+                    })
+                }),
+            ),
             Err(e) => {
                 tracing::warn!(node = src, init, port = name, error = %e, "spawn failed");
-                return;
+                return None;
             }
         },
         None => {
@@ -67,7 +106,7 @@ pub(crate) fn spawn_here(
                 port = name,
                 "spawn of an init function that is not registered, refused"
             );
-            return;
+            return None;
         }
     };
     if !created {
@@ -77,4 +116,5 @@ pub(crate) fn spawn_here(
             "spawn of a port that exists already, refused"
         );
     }
+    wait
 }

@@ -101,6 +101,11 @@ impl<J: Send + 'static> Serial<J> {
 pub(crate) struct Backpressure(Pin<Box<dyn Future<Output = ()> + Send>>);
 
 impl Backpressure {
+    /// Waits for `f` (a spawned port's init function to finish, say).
+    pub(crate) fn until(f: impl Future<Output = ()> + Send + 'static) -> Backpressure {
+        Backpressure(Box::pin(f))
+    }
+
     fn new<J: Send + 'static>(serial: Arc<Serial<J>>) -> Backpressure {
         Backpressure(Box::pin(async move {
             loop {

@@ -446,7 +446,6 @@ impl Node {
         self.lookup_name(name).await.map(PortRef::from_id)
     }
 
-
     /// Starts `actor` on a new port of this node with the default mailbox capacity.
     pub fn spawn_actor<A: Actor>(&self, actor: A) -> Port<A::Msg> {
         self.spawn_actor_with_capacity(actor, DEFAULT_CAPACITY)
@@ -455,7 +454,8 @@ impl Node {
     /// Starts `actor` on a new port of this node with a mailbox of `capacity` messages.
     pub fn spawn_actor_with_capacity<A: Actor>(&self, actor: A, capacity: usize) -> Port<A::Msg> {
         let name = self.generated_name();
-        start(self, name, move || Ok(actor), capacity).expect("generated port names are unique")
+        start(self, name, move || Ok(actor), capacity, None)
+            .expect("generated port names are unique")
     }
 
     /// Spawns the actor registered as `A::NAME` on `node` (any node, Perl ones included, if
@@ -480,7 +480,11 @@ impl Node {
         if id.node() == self.id() {
             if let Some(port) = self.local_port(id.name()) {
                 {
-                    if let Some(tx) = port.sink().as_any().downcast_ref::<mpsc::Sender<Envelope<M>>>() {
+                    if let Some(tx) = port
+                        .sink()
+                        .as_any()
+                        .downcast_ref::<mpsc::Sender<Envelope<M>>>()
+                    {
                         return tx
                             .try_send(Envelope {
                                 msg,
@@ -526,13 +530,19 @@ impl NodeBuilder {
         self.custom_spawnable(
             A::NAME,
             Arc::new(|node: &Node, name: String, args: Vec<Value>| {
-                let args: A::Args = aemp_transport::from_value(Value::Array(args)).map_err(|e| {
-                    Error::Reply(format!("{}: bad init arguments: {e}", A::NAME))
-                })?;
+                let args: A::Args = aemp_transport::from_value(Value::Array(args))
+                    .map_err(|e| Error::Reply(format!("{}: bad init arguments: {e}", A::NAME)))?;
                 // The port exists from now on; `init` (user code) runs on the actor's task.
-                start(node, name.clone(), move || A::init(args), DEFAULT_CAPACITY)
-                    .map(|_| ())
-                    .ok_or(Error::NameTaken(name))
+                let (started, finished) = oneshot::channel();
+                start(
+                    node,
+                    name.clone(),
+                    move || A::init(args),
+                    DEFAULT_CAPACITY,
+                    Some(started),
+                )
+                .map(|_| finished)
+                .ok_or(Error::NameTaken(name))
             }),
         )
     }
@@ -544,6 +554,7 @@ fn start<A: Actor>(
     name: String,
     init: impl FnOnce() -> Result<A, String> + Send + 'static,
     capacity: usize,
+    started: Option<oneshot::Sender<()>>,
 ) -> Option<Port<A::Msg>> {
     let capacity = capacity.max(1);
     let (tx, rx) = mpsc::channel(capacity);
@@ -572,7 +583,7 @@ fn start<A: Actor>(
         me: port.clone(),
         stop: None,
     };
-    node.runtime().spawn(run(init, ctx, rx, mailbox));
+    node.runtime().spawn(run(init, started, ctx, rx, mailbox));
     Some(port)
 }
 
@@ -582,6 +593,7 @@ fn die(text: String) -> Vec<Value> {
 
 async fn run<A: Actor>(
     init: impl FnOnce() -> Result<A, String>,
+    started: Option<oneshot::Sender<()>>,
     mut ctx: ActorCtx<A>,
     mut rx: mpsc::Receiver<Envelope<A::Msg>>,
     mailbox: Arc<Mailbox<A::Msg>>,
@@ -592,9 +604,13 @@ async fn run<A: Actor>(
             tracing::warn!(port = %ctx.me.id(), error = %e, "actor init failed");
             rx.close();
             ctx.node.kill_local(ctx.me.id(), die(e));
+            drop(started);
             return;
         }
     };
+    if let Some(started) = started {
+        let _ = started.send(());
+    }
     let reason = 'life: {
         if let Err(p) = AssertUnwindSafe(actor.started(&mut ctx))
             .catch_unwind()
