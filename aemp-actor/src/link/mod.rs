@@ -2,7 +2,7 @@
 //!
 //! [`Links`] owns the peer table: for each remote node its link (when up), the messages
 //! waiting for a connection, our monitors of its ports and its monitors of ours. `dial.rs`
-//! makes connections (and chooses between simultaneous ones), `link.rs` runs one (reads,
+//! makes connections (and chooses between simultaneous ones), `running.rs` runs one (reads,
 //! loses it, beats the heartbeat), `outbox.rs` is the one way to write to one, `events.rs`
 //! tells subscribers of node up and down.
 //!
@@ -11,8 +11,8 @@
 
 mod dial;
 mod events;
-mod link;
 mod outbox;
+mod running;
 
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -33,8 +33,8 @@ use crate::Error;
 pub use dial::DialError;
 pub(crate) use dial::Origin;
 pub use events::{NodeEvent, NodeEvents, NodesGuard};
-pub use link::Heartbeat;
-use link::Link;
+pub use running::Heartbeat;
+use running::Link;
 
 /// What the links need of the node.
 pub(crate) trait LinkHost: Send + Sync + 'static {

@@ -14,6 +14,9 @@ use tokio::sync::oneshot;
 
 use crate::PortId;
 
+/// Kernel code run when a port dies.
+pub(crate) type Cleanup = Box<dyn FnOnce(&[Value]) + Send>;
+
 /// A port's monitors: (monitor id, action).
 pub(crate) type Monitors = Vec<(u64, Action)>;
 
@@ -22,7 +25,7 @@ pub(crate) enum Action {
     /// Call user code with the reason (run off the firing task, in order).
     Callback(Box<dyn FnOnce(Vec<Value>) + Send>),
     /// Kernel code to run at once (it must not block; `db_reg`'s cleanup).
-    Internal(Box<dyn FnOnce(&[Value]) + Send>),
+    Internal(Cleanup),
     /// Kill this port with the same reason (only for non-empty reasons).
     Kill(PortId),
     /// Send this port the message with the reason appended.
