@@ -1,14 +1,10 @@
 //! Actors: a struct, its handlers, a bounded mailbox and one task.
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::{Future, IntoFuture};
-use std::marker::PhantomData;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use aemp_transport::Value;
 use futures::FutureExt;
@@ -16,9 +12,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, Notify};
 
+use super::ask::Ask;
+use super::mailbox::{Envelope, Mailbox, Overflow, ReplyTo, SharedMailbox};
 use super::{Message, PortRef};
-use crate::node::{Node, WeakNode};
-use crate::port::{Port as KernelPort, Sink};
+use crate::node::Node;
 use crate::sync::{lock, panic_text};
 use crate::{Error, NodeBuilder, PortId};
 
@@ -73,17 +70,6 @@ pub trait SpawnActor: Actor {
     type Args: Serialize + DeserializeOwned + Send;
     /// Makes the actor from its arguments.
     fn init(args: Self::Args) -> Result<Self, String>;
-}
-
-enum ReplyTo {
-    None,
-    Local(oneshot::Sender<Vec<Value>>),
-    Port(String),
-}
-
-pub(crate) struct Envelope<M> {
-    msg: M,
-    reply: ReplyTo,
 }
 
 /// What an actor's handlers can reach: its own port, the node, and a way to stop.
@@ -271,172 +257,6 @@ impl<M: Message> Port<M> {
     /// A future resolving to the reason the actor stops.
     pub fn monitor(&self) -> crate::Monitor {
         self.node.monitor(self.port.id())
-    }
-}
-
-type AskFuture = Pin<Box<dyn Future<Output = Result<Vec<Value>, Error>> + Send>>;
-
-/// A request to a typed port: optionally `.timeout(d)`, then `.await` the decoded reply.
-#[must_use = "an ask does nothing until awaited"]
-pub struct Ask<R> {
-    start: Box<dyn FnOnce(Option<Duration>) -> AskFuture + Send>,
-    timeout: Option<Duration>,
-    _reply: PhantomData<fn() -> R>,
-}
-
-impl<R> fmt::Debug for Ask<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ask")
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<R: DeserializeOwned> Ask<R> {
-    fn new(start: impl FnOnce(Option<Duration>) -> AskFuture + Send + 'static) -> Self {
-        Ask {
-            start: Box::new(start),
-            timeout: None,
-            _reply: PhantomData,
-        }
-    }
-
-    /// Gives up after `timeout`.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-}
-
-impl<R: DeserializeOwned + Send + 'static> IntoFuture for Ask<R> {
-    type Output = Result<R, Error>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<R, Error>> + Send>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        let fut = (self.start)(self.timeout);
-        Box::pin(async move {
-            let mut reply = fut.await?;
-            let value = if reply.is_empty() {
-                Value::Null
-            } else {
-                reply.swap_remove(0)
-            };
-            aemp_transport::from_value(value).map_err(|e| Error::Reply(e.to_string()))
-        })
-    }
-}
-
-/// The mailbox behind a typed port, as the kernel sees it.
-struct Mailbox<M: Message> {
-    id: PortId,
-    node: WeakNode,
-    tx: mpsc::Sender<Envelope<M>>,
-    overflow: Mutex<Overflow<M>>,
-    limit: usize,
-    killed: Notify,
-    is_killed: std::sync::atomic::AtomicBool,
-    kill_reason: Mutex<Option<Vec<Value>>>,
-}
-
-struct Overflow<M> {
-    queue: VecDeque<Envelope<M>>,
-    draining: bool,
-}
-
-impl<M: Message> Mailbox<M> {
-    /// Queues a message from the network in order, without ever blocking the caller.
-    fn push(self: &Arc<Self>, src: &str, env: Envelope<M>) {
-        let mut of = lock(&self.overflow);
-        if !of.draining {
-            match self.tx.try_send(env) {
-                Ok(()) => return,
-                Err(mpsc::error::TrySendError::Closed(_)) => return,
-                Err(mpsc::error::TrySendError::Full(env)) => {
-                    of.queue.push_back(env);
-                    of.draining = true;
-                    let me = self.clone();
-                    if let Some(node) = self.node.upgrade() {
-                        node.runtime().spawn(async move { me.drain().await });
-                    }
-                    return;
-                }
-            }
-        }
-        if of.queue.len() >= self.limit {
-            tracing::warn!(port = %self.id, node = src, "actor mailbox and overflow full, message dropped");
-            return;
-        }
-        of.queue.push_back(env);
-    }
-
-    async fn drain(self: Arc<Self>) {
-        loop {
-            let env = {
-                let mut of = lock(&self.overflow);
-                match of.queue.pop_front() {
-                    Some(env) => env,
-                    None => {
-                        of.draining = false;
-                        return;
-                    }
-                }
-            };
-            if self.tx.send(env).await.is_err() {
-                let mut of = lock(&self.overflow);
-                of.queue.clear();
-                of.draining = false;
-                return;
-            }
-        }
-    }
-}
-
-/// The sink is shared with the kernel port; `Arc` so that the overflow task can hold it.
-struct SharedMailbox<M: Message>(Arc<Mailbox<M>>);
-
-impl<M: Message> Sink for SharedMailbox<M> {
-    fn deliver(&self, _port: &Arc<KernelPort>, src: &str, msg: Vec<Value>) {
-        match M::from_values(msg.clone()) {
-            Ok((msg, rest)) => {
-                let reply = match rest.last().and_then(Value::to_text) {
-                    Some(port) if port.contains('#') || !port.is_empty() => {
-                        ReplyTo::Port(port.into_owned())
-                    }
-                    _ => ReplyTo::None,
-                };
-                self.0.push(src, Envelope { msg, reply });
-            }
-            Err(e) => {
-                let raw = Value::Array(msg.clone());
-                tracing::warn!(port = %self.0.id, node = src, message = %raw, error = %e, "message does not fit the actor's type, answered with an error");
-                // A message from `cal` ends with its reply port: answer there.
-                if let Some(reply) = msg
-                    .last()
-                    .and_then(Value::to_text)
-                    .filter(|p| p.contains('#'))
-                {
-                    let answer = vec![
-                        Value::from("error"),
-                        Value::from(format!("{}: {e}", self.0.id)),
-                    ];
-                    if let Some(node) = self.0.node.upgrade() {
-                        let _ = node.snd(&*reply, answer);
-                    }
-                }
-            }
-        }
-    }
-
-    fn killed(&self, reason: &[Value]) {
-        *lock(&self.0.kill_reason) = Some(reason.to_vec());
-        self.0
-            .is_killed
-            .store(true, std::sync::atomic::Ordering::Release);
-        self.0.killed.notify_one();
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        &self.0.tx
     }
 }
 

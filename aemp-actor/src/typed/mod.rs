@@ -54,12 +54,13 @@
 //! ```
 
 mod actor;
+mod ask;
+mod mailbox;
 mod message;
 mod port_ref;
 
-pub use actor::{
-    Actor, ActorCtx, Ask, Port, SpawnActor, TellError, DEFAULT_CAPACITY, OVERFLOW_FACTOR,
-};
+pub use actor::{Actor, ActorCtx, Port, SpawnActor, TellError, DEFAULT_CAPACITY, OVERFLOW_FACTOR};
+pub use ask::Ask;
 #[doc(hidden)]
 pub use message::__private;
 pub use message::{IntoReply, Message, MessageError, Reply};
