@@ -71,7 +71,7 @@ pub enum Error {
     },
     /// A typed message could not be encoded or decoded.
     #[error(transparent)]
-    Message(#[from] crate::typed::MessageError),
+    Message(#[from] MessageError),
     /// A reply (or spawn arguments) did not decode as the expected type.
     #[error("unexpected reply: {0}")]
     Reply(String),
@@ -94,4 +94,39 @@ pub fn format_reason(reason: &[Value]) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// Why a message could not be encoded or decoded. The text names the tag and the field.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MessageError {
+    /// The message is empty or its first element is not a string.
+    #[error("not a tagged message (expected [tag, ...]): {0}")]
+    NoTag(String),
+    /// The tag is not one of this type's.
+    #[error("unknown tag '{tag}' (expected one of: {expected})")]
+    UnknownTag {
+        /// The tag received.
+        tag: String,
+        /// The tags of the type.
+        expected: String,
+    },
+    /// A field is missing.
+    #[error("message '{tag}': missing field {field}")]
+    MissingField {
+        /// The tag.
+        tag: String,
+        /// The field's name (or position).
+        field: String,
+    },
+    /// A field has the wrong type or value.
+    #[error("message '{tag}': field {field}: {error}")]
+    Field {
+        /// The tag.
+        tag: String,
+        /// The field's name (or position).
+        field: String,
+        /// What serde said.
+        error: String,
+    },
 }

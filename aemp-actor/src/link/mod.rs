@@ -28,7 +28,6 @@ use crate::port::monitor::{Action, Monitors};
 use crate::sync::bus::{Bus, Sub};
 use crate::sync::serial::Backpressure;
 use crate::sync::{lock, rlock, wlock};
-use crate::Error;
 
 pub use dial::DialError;
 pub(crate) use dial::Origin;
@@ -227,7 +226,7 @@ impl Links {
         node: &str,
         name: &str,
         body: Vec<Value>,
-    ) -> Result<(), Error> {
+    ) -> Result<(), aemp_transport::Error> {
         let peer = self.peer(node);
         let mut st = peer.state();
         if let Some(link) = &st.link {
@@ -235,7 +234,7 @@ impl Links {
                 Ok(()) => Ok(()),
                 // The link is going down: its monitors fire, as for any message in flight.
                 Err(e) if e.is_fatal() => Ok(()),
-                Err(e) => Err(e.into()),
+                Err(e) => Err(e),
             };
         }
         st.queue.push((name.to_owned(), body));

@@ -147,7 +147,7 @@ impl NodeInner {
                 reason: "no node part".into(),
             });
         }
-        self.links.send(node, name, msg)
+        Ok(self.links.send(node, name, msg)?)
     }
 
     /// Kills a port, local or remote.
@@ -160,7 +160,7 @@ impl NodeInner {
             self.kill_local(name, reason);
             Ok(())
         } else {
-            self.links.send(node, "", wire::kil1(name, reason))
+            Ok(self.links.send(node, "", wire::kil1(name, reason))?)
         }
     }
 

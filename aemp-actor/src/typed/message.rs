@@ -4,6 +4,8 @@ use aemp_transport::Value;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use crate::error::MessageError;
+
 /// A message type: encodes to `[tag, fields...]` (the form Perl nodes read and write) and
 /// decodes from it. Implemented by `#[derive(Message)]` from `aemp-macros`.
 ///
@@ -18,41 +20,6 @@ pub trait Message: Sized + Send + 'static {
 
     /// Decodes `[tag, fields..., rest...]`; returns the value and `rest`.
     fn from_values(msg: Vec<Value>) -> Result<(Self, Vec<Value>), MessageError>;
-}
-
-/// Why a message could not be encoded or decoded. The text names the tag and the field.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum MessageError {
-    /// The message is empty or its first element is not a string.
-    #[error("not a tagged message (expected [tag, ...]): {0}")]
-    NoTag(String),
-    /// The tag is not one of this type's.
-    #[error("unknown tag '{tag}' (expected one of: {expected})")]
-    UnknownTag {
-        /// The tag received.
-        tag: String,
-        /// The tags of the type.
-        expected: String,
-    },
-    /// A field is missing.
-    #[error("message '{tag}': missing field {field}")]
-    MissingField {
-        /// The tag.
-        tag: String,
-        /// The field's name (or position).
-        field: String,
-    },
-    /// A field has the wrong type or value.
-    #[error("message '{tag}': field {field}: {error}")]
-    Field {
-        /// The tag.
-        tag: String,
-        /// The field's name (or position).
-        field: String,
-        /// What serde said.
-        error: String,
-    },
 }
 
 /// What a typed handler's return value sends back to an `ask`: nothing for `()`, else the
