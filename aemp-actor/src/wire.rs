@@ -18,6 +18,11 @@ pub const BUILTIN_REQUESTS: &[&str] = &[
 /// The greeting key that offers the heartbeat: our interval in seconds. Perl ignores it.
 pub(crate) const HEARTBEAT_KEY: &str = "aemp_hb";
 
+/// A value as text, the way Perl reads it (byte strings too).
+pub(crate) fn text(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::to_text).map(|t| t.into_owned())
+}
+
 /// `[tag, args...]`.
 pub(crate) fn request(tag: &str, args: impl IntoIterator<Item = Value>) -> Vec<Value> {
     let args = args.into_iter();

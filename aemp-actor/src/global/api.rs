@@ -8,9 +8,10 @@ use aemp_transport::Value;
 use super::bus::{DbEvent, DbMonGuard, Notice};
 use super::db::Family;
 use super::state::Effects;
-use super::wire::{keys_value, req, set_value};
+use super::wire::{keys_value, set_value};
 use super::Global;
 use crate::sync::bus::Sub;
+use crate::wire::request;
 
 impl Global {
     pub(crate) fn db_change(
@@ -44,7 +45,7 @@ impl Global {
                 let d = st.domain.apply(&self.id, family, &set, &del);
                 st.domain_changed(&self.id, family, &d, &mut fx);
             } else if let Some(master) = st.master.clone() {
-                let upd = req(
+                let upd = request(
                     "g_upd",
                     vec![Value::from(family), set_value(&set), keys_value(&del)],
                 );
@@ -70,7 +71,7 @@ impl Global {
             } else {
                 st.mirrors.insert(family.to_owned(), Family::new());
                 if let Some(master) = st.master.clone() {
-                    out.push((master, req("g_mon1", vec![Value::from(family)])));
+                    out.push((master, request("g_mon1", vec![Value::from(family)])));
                 }
                 None
             };
@@ -95,7 +96,9 @@ impl Global {
                 let mut st = self.state();
                 st.mirrors.remove(family);
                 match st.master.clone() {
-                    Some(m) if !st.is_global => vec![(m, req("g_mon0", vec![Value::from(family)]))],
+                    Some(m) if !st.is_global => {
+                        vec![(m, request("g_mon0", vec![Value::from(family)]))]
+                    }
                     _ => vec![],
                 }
             };

@@ -8,8 +8,9 @@ use aemp_transport::Value;
 use tokio::sync::oneshot;
 
 use super::db;
-use super::wire::{req, text, GRequest, Query};
+use super::wire::{GRequest, Query};
 use super::{Global, LISTENERS};
+use crate::wire::{request, text};
 
 impl Global {
     /// Answers (or takes the answer of) a query from `src`.
@@ -23,7 +24,7 @@ impl Global {
                     .unwrap_or(Value::Null);
                 self.send_all(vec![(
                     src.to_owned(),
-                    req("g_found", vec![Value::from(node), binds]),
+                    request("g_found", vec![Value::from(node), binds]),
                 )]);
             }
             GRequest::Found { node, binds } => {
@@ -34,7 +35,7 @@ impl Global {
             }
             GRequest::Db { query, family, id } => {
                 let result = query.answer(self.state().merged_family(&family));
-                self.send_all(vec![(src.to_owned(), req("g_reply", vec![id, result]))]);
+                self.send_all(vec![(src.to_owned(), request("g_reply", vec![id, result]))]);
             }
             GRequest::Reply { id, result } => {
                 if let Some((_, tx)) = self.state().pending.remove(&id) {
@@ -57,7 +58,7 @@ impl Global {
                 };
                 self.send_all(vec![(
                     src.to_owned(),
-                    req("g_chg1", vec![Value::from(family), snapshot]),
+                    request("g_chg1", vec![Value::from(family), snapshot]),
                 )]);
             }
             GRequest::Mon0(family) => {
@@ -78,7 +79,7 @@ impl Global {
             }
             st.next_req += 1;
             let id = format!("{}.{}", self.id, st.next_req);
-            let request = req(
+            let request = request(
                 query.tag(),
                 vec![Value::from(family), Value::from(id.as_str())],
             );
@@ -115,7 +116,7 @@ impl Global {
             st.finds.entry(node.to_owned()).or_default().push(tx);
             drop(st);
             if first {
-                self.send_all(vec![(master, req("g_find", vec![Value::from(node)]))]);
+                self.send_all(vec![(master, request("g_find", vec![Value::from(node)]))]);
             }
             rx
         };

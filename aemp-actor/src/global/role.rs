@@ -7,8 +7,9 @@ use aemp_transport::Value;
 
 use super::db::{self, Db, Diff, Family};
 use super::state::{Effects, Out};
-use super::wire::{req, GRequest};
+use super::wire::GRequest;
 use super::{Global, Notice, GLOBALS};
+use crate::wire::request;
 
 /// What a `g_chg*` brings: the whole family, or a change of it.
 enum Change {
@@ -75,7 +76,7 @@ impl Global {
                 .links
                 .up_nodes()
                 .into_iter()
-                .map(|n| (n, req("g_global", vec![])))
+                .map(|n| (n, request("g_global", vec![])))
                 .collect();
             // Emitted under the lock, in order with every later change.
             let families: Vec<String> = notices.iter().map(|(f, _, _)| f.clone()).collect();
@@ -117,7 +118,7 @@ impl Global {
             st.master = Some(master.clone());
             let mut out: Out = vec![(
                 master.clone(),
-                req("g_slave", vec![db::to_value(&st.local)]),
+                request("g_slave", vec![db::to_value(&st.local)]),
             )];
             for (request, _) in st.pending.values() {
                 out.push((master.clone(), request.clone()));
@@ -125,7 +126,7 @@ impl Global {
             for family in st.mirrors.keys() {
                 out.push((
                     master.clone(),
-                    req("g_mon1", vec![Value::from(family.as_str())]),
+                    request("g_mon1", vec![Value::from(family.as_str())]),
                 ));
             }
             self.send_all(out);
@@ -135,7 +136,7 @@ impl Global {
     /// A node came up: globals announce themselves to it.
     pub(crate) fn global_node_up(self: &Arc<Self>, node: &str) {
         if self.state().is_global {
-            self.send_all(vec![(node.to_owned(), req("g_global", vec![]))]);
+            self.send_all(vec![(node.to_owned(), request("g_global", vec![]))]);
         }
     }
 
@@ -197,7 +198,10 @@ impl Global {
             }
             // Its domain comes anew with its g_set; we send ours.
             let domain = st.domain.all();
-            vec![(src.to_owned(), req("g_set", vec![db::to_value(&domain)]))]
+            vec![(
+                src.to_owned(),
+                request("g_set", vec![db::to_value(&domain)]),
+            )]
         };
         self.send_all(out);
         self.keepalive(src);

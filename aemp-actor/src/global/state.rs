@@ -8,7 +8,8 @@ use aemp_transport::Value;
 use tokio::sync::oneshot;
 
 use super::db::{Db, Diff, Family, Shards};
-use super::wire::{keys_value, req, set_value};
+use super::wire::{keys_value, set_value};
+use crate::wire::request;
 
 #[derive(Default)]
 pub(crate) struct State {
@@ -86,7 +87,7 @@ impl State {
             .map(|g| {
                 (
                     g.clone(),
-                    req("g_upd", vec![Value::from(family), set.clone(), del.clone()]),
+                    request("g_upd", vec![Value::from(family), set.clone(), del.clone()]),
                 )
             })
             .collect()
@@ -107,7 +108,7 @@ impl State {
             .map(|n| {
                 (
                     n.clone(),
-                    req(
+                    request(
                         "g_chg2",
                         vec![Value::from(family), set.clone(), del.clone()],
                     ),

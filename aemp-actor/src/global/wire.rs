@@ -4,6 +4,7 @@
 use aemp_transport::Value;
 
 use super::db::{self, Db, Family};
+use crate::wire::text;
 
 /// Which `g_db_*` query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,10 +156,6 @@ impl GRequest {
     }
 }
 
-pub(crate) fn text(v: Option<&Value>) -> Option<String> {
-    v.and_then(Value::to_text).map(|t| t.into_owned())
-}
-
 /// Pairs as a wire `{key: value}`, or null when there are none (as 2.x sends `g_upd`).
 pub(crate) fn set_value(set: &[(String, Value)]) -> Value {
     if set.is_empty() {
@@ -184,11 +181,6 @@ fn parse_set(v: Option<&Value>) -> Vec<(String, Value)> {
         .iter()
         .filter_map(|(k, v)| Some((text(Some(k))?, v.clone())))
         .collect()
-}
-
-/// `[tag, args...]`.
-pub(crate) fn req(tag: &str, args: Vec<Value>) -> Vec<Value> {
-    crate::wire::request(tag, args)
 }
 
 #[cfg(test)]

@@ -103,15 +103,7 @@ impl Peer {
 
     /// Waits until a link is up.
     pub(crate) async fn link_up(&self) {
-        loop {
-            let woken = self.linked.notified();
-            tokio::pin!(woken);
-            woken.as_mut().enable();
-            if self.is_up() {
-                return;
-            }
-            woken.await;
-        }
+        crate::sync::until(&self.linked, || self.is_up()).await
     }
 }
 

@@ -98,6 +98,10 @@ impl Links {
         generation: u64,
         hb_timeout: Option<Duration>,
     ) {
+        // The reader keeps the node while its link lasts (no upgrade per message).
+        let Some(host) = self.host.upgrade() else {
+            return self.link_down(&peer, generation, "node shut down");
+        };
         let reason = loop {
             // Messages already received are handled without a timer; only waiting for more
             // is bounded by the heartbeat.
@@ -114,11 +118,7 @@ impl Links {
             };
             match next {
                 Ok(Some(msg)) => {
-                    let Some(host) = self.host.upgrade() else {
-                        break "node shut down".to_owned();
-                    };
                     if let Some(wait) = host.received(&peer.id, msg) {
-                        drop(host);
                         wait.await;
                     }
                 }
@@ -129,6 +129,7 @@ impl Links {
                 Err(e) => break e.to_string(),
             }
         };
+        drop(host);
         self.link_down(&peer, generation, &reason);
     }
 

@@ -45,7 +45,9 @@ impl HandlerSink {
 
     /// Runs the init function, once, before any message.
     fn run_start(&self, node: &Node, port: &Port) {
-        if !self.has_start.swap(false, Ordering::AcqRel) {
+        // A load first: most drains are of ports that have no init (or ran it long ago).
+        if !self.has_start.load(Ordering::Acquire) || !self.has_start.swap(false, Ordering::AcqRel)
+        {
             return;
         }
         let Some(start) = lock(&self.start).take() else {

@@ -12,7 +12,7 @@ use crate::node::inner::NodePort;
 use crate::node::{Node, WeakNode};
 use crate::sync::run_user;
 use crate::sync::serial::{Backpressure, Serial};
-use crate::wire::{BUILTIN_REQUESTS, SPAWN};
+use crate::wire::{text, BUILTIN_REQUESTS, SPAWN};
 
 /// How many node-port requests (functions, `g_*`) may wait for the node port's runner before
 /// the connections that send them are asked to wait (backpressure, nothing dropped).
@@ -67,10 +67,6 @@ pub(crate) enum RequestError {
     Global(#[from] WireError),
 }
 
-fn text(v: Option<Value>) -> Option<String> {
-    v.as_ref().and_then(Value::to_text).map(|t| t.into_owned())
-}
-
 impl Request {
     /// Parses `[tag, args...]`. An empty message is [`Request::Nothing`] (a keepalive).
     pub(crate) fn parse(msg: Vec<Value>) -> Result<Request, RequestError> {
@@ -89,13 +85,17 @@ impl Request {
         };
         Ok(match tag.as_str() {
             "" | "devnull" => Request::Nothing,
-            "mon1" => Request::Mon1(text(it.next()).ok_or_else(|| malformed("a port name"))?),
-            "mon0" => Request::Mon0(text(it.next()).ok_or_else(|| malformed("a port name"))?),
+            "mon1" => {
+                Request::Mon1(text(it.next().as_ref()).ok_or_else(|| malformed("a port name"))?)
+            }
+            "mon0" => {
+                Request::Mon0(text(it.next().as_ref()).ok_or_else(|| malformed("a port name"))?)
+            }
             "kil0" => Request::Kil0 {
-                port: text(it.next()).ok_or_else(|| malformed("a port name"))?,
+                port: text(it.next().as_ref()).ok_or_else(|| malformed("a port name"))?,
                 reason: it.collect(),
             },
-            "kil1" | "kil" => match text(it.next()) {
+            "kil1" | "kil" => match text(it.next().as_ref()) {
                 Some(port) if !port.is_empty() => Request::Kil1 {
                     port,
                     reason: it.collect(),
@@ -103,11 +103,11 @@ impl Request {
                 _ => return Err(malformed("a port name (the node port cannot be killed)")),
             },
             "snd" => Request::Snd {
-                port: text(it.next()).ok_or_else(|| malformed("a port"))?,
+                port: text(it.next().as_ref()).ok_or_else(|| malformed("a port"))?,
                 msg: it.collect(),
             },
             "can" => Request::Can {
-                name: text(it.next()).unwrap_or_default(),
+                name: text(it.next().as_ref()).unwrap_or_default(),
                 reply: it.collect(),
             },
             "time" => Request::Time {
@@ -117,10 +117,10 @@ impl Request {
                 reply: it.collect(),
             },
             "lookup" => Request::Lookup {
-                name: text(it.next()).unwrap_or_default(),
+                name: text(it.next().as_ref()).unwrap_or_default(),
                 reply: it.collect(),
             },
-            SPAWN => match (text(it.next()), text(it.next())) {
+            SPAWN => match (text(it.next().as_ref()), text(it.next().as_ref())) {
                 (Some(name), Some(init)) => Request::Spawn {
                     name,
                     init,

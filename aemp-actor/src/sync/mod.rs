@@ -42,6 +42,20 @@ pub(crate) fn panic_text(payload: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
+/// Waits until `ready()` holds, re-checking each time `notify` wakes its waiters (no wake-up
+/// is lost between the check and the wait).
+pub(crate) async fn until(notify: &tokio::sync::Notify, ready: impl Fn() -> bool) {
+    loop {
+        let woken = notify.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        if ready() {
+            return;
+        }
+        woken.await;
+    }
+}
+
 /// Lets an idle worker thread run the task just woken, instead of the current thread once
 /// its task yields.
 ///

@@ -108,15 +108,7 @@ impl Backpressure {
 
     fn new<J: Send + 'static>(serial: Arc<Serial<J>>) -> Backpressure {
         Backpressure(Box::pin(async move {
-            loop {
-                let room = serial.room.notified();
-                tokio::pin!(room);
-                room.as_mut().enable();
-                if serial.below_half() {
-                    return;
-                }
-                room.await;
-            }
+            super::until(&serial.room, || serial.below_half()).await
         }))
     }
 }
