@@ -9,6 +9,8 @@
 //!   framing.
 //! - [`actor`] (`aemp-actor`): the kernel: nodes, ports, `snd`/`rcv`, `kil`/`mon`, `cal`,
 //!   `spawn`, the node protocol. Its main types are re-exported here.
+//! - [`config`] (`aemp-config`): AnyEvent::MP's rc file and profiles
+//!   (`Node::builder().profile("web")` with [`ProfileExt`]), fresh secrets and certificates.
 //!
 //! ```
 //! use aemp::transport::{msg, Config, Framing};
@@ -24,12 +26,14 @@
 pub mod services;
 
 pub use aemp_actor as actor;
+pub use aemp_config as config;
 pub use aemp_transport as transport;
 
 pub use aemp_actor::typed::{ActorCtx, Message, Port, PortRef, TellError};
 pub use aemp_actor::{
     Call, Ctx, Error, Heartbeat, MonGuard, Monitor, Node, NodeBuilder, NodeEvent, PortId,
 };
+pub use aemp_config::ProfileExt;
 /// `#[actor]` makes an `impl` block of async handlers an actor; `#[derive(Message)]` gives a
 /// type the tagged-array form (see the `aemp_macros` crate).
 pub use aemp_macros::{actor, Message};

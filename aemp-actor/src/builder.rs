@@ -18,6 +18,35 @@ use crate::Error;
 /// AnyEvent::MP 2.x's `connect_interval`: the time a connection attempt may take, 2 s.
 pub const DEFAULT_CONNECT_INTERVAL: Duration = Duration::from_secs(2);
 
+/// Settings a builder takes for what it leaves unset (a profile's, from `aemp-config`).
+/// Every field is optional; empty lists count as unset.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Defaults {
+    /// The node id (a trailing `/` is expanded as in [`NodeBuilder::node_id`]).
+    pub node_id: Option<String>,
+    /// Listen addresses (`host:port`); `Some(vec![])` means none.
+    pub binds: Option<Vec<String>>,
+    /// Seed addresses.
+    pub seeds: Vec<String>,
+    /// The shared secret.
+    pub secret: Option<String>,
+    /// The certificate PEM.
+    pub cert_pem: Option<Vec<u8>>,
+    /// Framings, in order of preference.
+    pub framings: Option<Vec<Framing>>,
+    /// Auth methods to send.
+    pub auth_offer: Option<Vec<AuthMethod>>,
+    /// Auth methods to accept.
+    pub auth_accept: Option<Vec<AuthMethod>>,
+    /// The handshake limit.
+    pub monitor_timeout: Option<Duration>,
+    /// How long a connection attempt may take.
+    pub connect_interval: Option<Duration>,
+}
+
+type DefaultsFn = Box<dyn FnOnce() -> Result<Defaults, Error> + Send>;
+
 /// Configures and starts a [`Node`].
 ///
 /// ```
@@ -38,21 +67,21 @@ pub const DEFAULT_CONNECT_INTERVAL: Duration = Duration::from_secs(2);
 /// ```
 #[derive(Default)]
 pub struct NodeBuilder {
-    pub(crate) node_id: Option<String>,
-    pub(crate) binds: Vec<String>,
-    pub(crate) seeds: Vec<String>,
-    /// Set by `profile()`: applied at `start()` to what was not set explicitly.
-    pub(crate) profile: Option<String>,
-    pub(crate) secret: Option<String>,
-    pub(crate) cert_pem: Option<Vec<u8>>,
-    pub(crate) framings: Option<Vec<Framing>>,
-    pub(crate) auth_offer: Option<Vec<AuthMethod>>,
-    pub(crate) auth_accept: Option<Vec<AuthMethod>>,
-    pub(crate) monitor_timeout: Option<Duration>,
-    pub(crate) connect_interval: Option<Duration>,
-    pub(crate) heartbeat: Option<Option<Heartbeat>>,
-    pub(crate) registry: Registry,
-    pub(crate) errors: Vec<Error>,
+    node_id: Option<String>,
+    binds: Vec<String>,
+    seeds: Vec<String>,
+    /// Set by `defaults_from()`: run at `start()`, for what was not set explicitly.
+    defaults: Option<DefaultsFn>,
+    secret: Option<String>,
+    cert_pem: Option<Vec<u8>>,
+    framings: Option<Vec<Framing>>,
+    auth_offer: Option<Vec<AuthMethod>>,
+    auth_accept: Option<Vec<AuthMethod>>,
+    monitor_timeout: Option<Duration>,
+    connect_interval: Option<Duration>,
+    heartbeat: Option<Option<Heartbeat>>,
+    registry: Registry,
+    errors: Vec<Error>,
 }
 
 impl std::fmt::Debug for NodeBuilder {
@@ -189,9 +218,72 @@ impl NodeBuilder {
         self
     }
 
+    /// Takes every setting this builder leaves unset from `defaults`, now. Explicit builder
+    /// calls made later still win.
+    ///
+    /// ```
+    /// use aemp_actor::{Defaults, Node};
+    /// let mut d = Defaults::default();
+    /// d.secret = Some("from a file".into());
+    /// let builder = Node::builder().node_id("n").defaults(d);
+    /// # let _ = builder;
+    /// ```
+    pub fn defaults(mut self, defaults: Defaults) -> Self {
+        self.fill(defaults);
+        self
+    }
+
+    /// Like [`NodeBuilder::defaults`], but the defaults are made by `f` when the node starts
+    /// (so that a profile is read then, and explicit calls win whatever their order). An
+    /// error of `f` fails [`NodeBuilder::start`].
+    pub fn defaults_from(
+        mut self,
+        f: impl FnOnce() -> Result<Defaults, Error> + Send + 'static,
+    ) -> Self {
+        self.defaults = Some(Box::new(f));
+        self
+    }
+
+    /// Fills what is unset from `d`.
+    fn fill(&mut self, d: Defaults) {
+        if self.node_id.is_none() {
+            self.node_id = d.node_id;
+        }
+        if self.binds.is_empty() {
+            self.binds = d.binds.unwrap_or_default();
+        }
+        if self.seeds.is_empty() {
+            self.seeds = d.seeds;
+        }
+        if self.secret.is_none() {
+            self.secret = d.secret;
+        }
+        if self.cert_pem.is_none() {
+            self.cert_pem = d.cert_pem;
+        }
+        if self.framings.is_none() {
+            self.framings = d.framings;
+        }
+        if self.auth_offer.is_none() {
+            self.auth_offer = d.auth_offer;
+        }
+        if self.auth_accept.is_none() {
+            self.auth_accept = d.auth_accept;
+        }
+        if self.monitor_timeout.is_none() {
+            self.monitor_timeout = d.monitor_timeout;
+        }
+        if self.connect_interval.is_none() {
+            self.connect_interval = d.connect_interval;
+        }
+    }
+
     /// Binds the listeners and starts the node (on the current tokio runtime).
     pub async fn start(mut self) -> Result<Node, Error> {
-        crate::profile::apply(&mut self)?;
+        if let Some(f) = self.defaults.take() {
+            let d = f()?;
+            self.fill(d);
+        }
         if let Some(e) = self.errors.drain(..).next() {
             return Err(e);
         }
@@ -205,9 +297,9 @@ impl NodeBuilder {
             aemp_transport::Config::new(id.clone())?.greeting_key("mproto", Some("1".into()))?;
         if let Some(hb) = heartbeat {
             if hb.interval.is_zero() || hb.timeout.is_zero() {
-                return Err(Error::Config(
-                    "heartbeat interval and timeout must not be zero".into(),
-                ));
+                return Err(Error::ZeroDuration {
+                    setting: "heartbeat",
+                });
             }
             transport = transport.greeting_key(
                 HEARTBEAT_KEY,
@@ -234,7 +326,9 @@ impl NodeBuilder {
         }
         let connect_interval = self.connect_interval.unwrap_or(DEFAULT_CONNECT_INTERVAL);
         if connect_interval.is_zero() {
-            return Err(Error::Config("connect_interval must not be zero".into()));
+            return Err(Error::ZeroDuration {
+                setting: "connect_interval",
+            });
         }
         let parts = Parts {
             id,

@@ -2,6 +2,10 @@
 
 use aemp_transport::Value;
 
+/// Any error user code returns (a handler, an init function, a typed actor): its text
+/// becomes the kill reason `["die", text]`.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// A kernel error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -23,9 +27,22 @@ pub enum Error {
     /// The node port cannot be killed or given handlers.
     #[error("the node port cannot be {0}")]
     NodePort(&'static str),
-    /// The node configuration is unusable.
-    #[error("invalid node configuration: {0}")]
-    Config(String),
+    /// A duration setting is zero where it must not be.
+    #[error("invalid node configuration: {setting} must not be zero")]
+    ZeroDuration {
+        /// The setting (`connect_interval`, `heartbeat`).
+        setting: &'static str,
+    },
+    /// The settings to fill in (a profile's, see `NodeBuilder::defaults_from`) could not be
+    /// had.
+    #[error("profile {name}: {source}")]
+    Profile {
+        /// The profile.
+        name: String,
+        /// Why (a malformed rc file, an unsupported setting).
+        #[source]
+        source: BoxError,
+    },
     /// A listener could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -72,9 +89,18 @@ pub enum Error {
     /// A typed message could not be encoded or decoded.
     #[error(transparent)]
     Message(#[from] MessageError),
-    /// A reply (or spawn arguments) did not decode as the expected type.
+    /// A reply did not decode as the expected type.
     #[error("unexpected reply: {0}")]
-    Reply(String),
+    Reply(#[source] aemp_transport::ValueError),
+    /// Spawn arguments did not encode, or did not decode as the init function's.
+    #[error("bad arguments for {init}: {source}")]
+    Args {
+        /// The init function.
+        init: &'static str,
+        /// What serde said.
+        #[source]
+        source: aemp_transport::ValueError,
+    },
     /// A function or init function name was registered twice, or is reserved.
     #[error("cannot register {0:?}: the name is taken")]
     NameTaken(String),

@@ -79,8 +79,8 @@ pub(crate) fn no_such_port(port: &PortId) -> Vec<Value> {
 }
 
 /// The reason of a port whose handler (or init function) failed: `["die", text]`.
-pub(crate) fn die(text: impl Into<String>) -> Vec<Value> {
-    vec![Value::from("die"), Value::from(text.into())]
+pub(crate) fn die(error: impl std::fmt::Display) -> Vec<Value> {
+    vec![Value::from("die"), Value::from(error.to_string())]
 }
 
 /// The reason of a port that got a message no handler takes.

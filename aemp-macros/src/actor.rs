@@ -327,7 +327,7 @@ pub(crate) fn expand(args: Args, item: ItemImpl) -> syn::Result<TokenStream> {
                     let returns_result = matches!(&f.sig.output, ReturnType::Type(_, t) if quote!(#t).to_string().starts_with("Result"));
                     let call = quote!(Self::#f_name(#(#binds),*));
                     let call = if returns_result {
-                        quote!(#call.map_err(|e| ::std::string::ToString::to_string(&e)))
+                        quote!(#call.map_err(::std::convert::Into::into))
                     } else {
                         quote!(::std::result::Result::Ok(#call))
                     };
@@ -341,7 +341,7 @@ pub(crate) fn expand(args: Args, item: ItemImpl) -> syn::Result<TokenStream> {
                 impl #rt::typed::SpawnActor for #self_ty {
                     const NAME: &'static str = #name;
                     type Args = #args_ty;
-                    fn init(args: Self::Args) -> ::std::result::Result<Self, ::std::string::String> {
+                    fn init(args: Self::Args) -> ::std::result::Result<Self, #rt::typed::BoxError> {
                         #build
                     }
                 }
@@ -364,7 +364,7 @@ pub(crate) fn expand(args: Args, item: ItemImpl) -> syn::Result<TokenStream> {
                 &mut self,
                 ctx: &mut #rt::typed::ActorCtx<Self>,
                 msg: #msg_ty,
-            ) -> ::std::result::Result<::std::option::Option<#rt::Value>, ::std::string::String> {
+            ) -> ::std::result::Result<::std::option::Option<#rt::Value>, #rt::typed::BoxError> {
                 #dispatch
             }
             #lifecycle

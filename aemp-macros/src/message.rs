@@ -263,7 +263,7 @@ fn handler_trait(input: &DeriveInput, shapes: &[Shape]) -> TokenStream {
                 self,
                 __actor: &mut __A,
                 __ctx: &mut #rt::typed::ActorCtx<__A>,
-            ) -> ::std::result::Result<::std::option::Option<#rt::Value>, ::std::string::String> {
+            ) -> ::std::result::Result<::std::option::Option<#rt::Value>, #rt::typed::BoxError> {
                 match self { #(#arms)* }
             }
         }

@@ -6,31 +6,33 @@ use std::fmt;
 use aemp_transport::Value;
 
 use super::inner::Node;
+use crate::error::BoxError;
 use crate::{Error, PortId};
 
 /// What a handler may return: nothing, or a `Result` whose error kills the port with
-/// `["die", error text]` (as a Perl callback that dies does).
+/// `["die", error text]` (as a Perl callback that dies does). Any error converts: a
+/// `String`, a `&str`, any `std::error::Error`.
 pub trait HandlerOutcome {
-    /// The outcome as a result with the error text.
-    fn into_outcome(self) -> Result<(), String>;
+    /// The outcome as a result with the error.
+    fn into_outcome(self) -> Result<(), BoxError>;
 }
 
 impl HandlerOutcome for () {
-    fn into_outcome(self) -> Result<(), String> {
+    fn into_outcome(self) -> Result<(), BoxError> {
         Ok(())
     }
 }
 
-impl<E: fmt::Display> HandlerOutcome for Result<(), E> {
-    fn into_outcome(self) -> Result<(), String> {
-        self.map_err(|e| e.to_string())
+impl<E: Into<BoxError>> HandlerOutcome for Result<(), E> {
+    fn into_outcome(self) -> Result<(), BoxError> {
+        self.map_err(Into::into)
     }
 }
 
 /// A port's handler, as the kernel keeps it.
-pub(crate) type BoxHandler = Box<dyn FnMut(&Ctx<'_>, Vec<Value>) -> Result<(), String> + Send>;
+pub(crate) type BoxHandler = Box<dyn FnMut(&Ctx<'_>, Vec<Value>) -> Result<(), BoxError> + Send>;
 /// What a spawned port runs first (its init function, bound to its arguments).
-pub(crate) type BoxStart = Box<dyn FnOnce(&Ctx<'_>) -> Result<(), String> + Send>;
+pub(crate) type BoxStart = Box<dyn FnOnce(&Ctx<'_>) -> Result<(), BoxError> + Send>;
 
 pub(crate) fn boxed<F, R>(mut f: F) -> BoxHandler
 where

@@ -9,6 +9,7 @@ use aemp_transport::Value;
 
 use tokio::sync::oneshot;
 
+use crate::error::BoxError;
 use crate::node::ctx::{BoxStart, CallCtx, Ctx};
 use crate::node::Node;
 use crate::sync::run_user;
@@ -17,10 +18,10 @@ use crate::wire;
 
 /// A function other nodes may call by name through the node port.
 pub(crate) type BoxFunction =
-    Box<dyn Fn(&CallCtx<'_>, Vec<Value>) -> Result<(), String> + Send + Sync>;
+    Box<dyn Fn(&CallCtx<'_>, Vec<Value>) -> Result<(), BoxError> + Send + Sync>;
 
 /// An init function run on a spawned port (it gives the port its handlers).
-pub(crate) type BoxInit = Arc<dyn Fn(&Ctx<'_>, Vec<Value>) -> Result<(), String> + Send + Sync>;
+pub(crate) type BoxInit = Arc<dyn Fn(&Ctx<'_>, Vec<Value>) -> Result<(), BoxError> + Send + Sync>;
 
 /// Creates port `name` now and starts what runs on it (typed actors). It must create the port
 /// before it returns and run user code on the port's own task, not in the caller's; the

@@ -8,6 +8,8 @@ pub(crate) mod serial;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::error::BoxError;
+
 /// Locks `m`. No lock is held while user code runs, so a poisoned lock (a panic in kernel
 /// code between two consistent states cannot happen) still holds consistent data.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -27,8 +29,8 @@ pub(crate) fn wlock<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 /// Runs user code `f`; a panic becomes `Err` with the panic's text. The one place the kernel
 /// catches panics of synchronous user code (handlers, node-port functions, spawn inits,
 /// callbacks).
-pub(crate) fn run_user<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(panic_text)
+pub(crate) fn run_user<T>(f: impl FnOnce() -> T) -> Result<T, BoxError> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_text(p).into())
 }
 
 /// The text of a panic payload.

@@ -15,8 +15,10 @@ use tokio::sync::{mpsc, oneshot, Notify};
 use super::ask::Ask;
 use super::mailbox::{Envelope, Mailbox, Overflow, ReplyTo, SharedMailbox};
 use super::{Message, PortRef};
+use crate::error::BoxError;
 use crate::node::Node;
 use crate::sync::{lock, panic_text};
+use crate::wire::die;
 use crate::{Error, NodeBuilder, PortId};
 
 /// The default mailbox capacity: 1024 messages.
@@ -43,7 +45,7 @@ pub trait Actor: Send + Sized + 'static {
         &mut self,
         ctx: &mut ActorCtx<Self>,
         msg: Self::Msg,
-    ) -> impl Future<Output = Result<Option<Value>, String>> + Send;
+    ) -> impl Future<Output = Result<Option<Value>, BoxError>> + Send;
 
     /// Runs before the first message.
     fn started(&mut self, ctx: &mut ActorCtx<Self>) -> impl Future<Output = ()> + Send {
@@ -69,7 +71,7 @@ pub trait SpawnActor: Actor {
     /// Its init arguments, decoded from the spawn message (a tuple; `()` for none).
     type Args: Serialize + DeserializeOwned + Send;
     /// Makes the actor from its arguments.
-    fn init(args: Self::Args) -> Result<Self, String>;
+    fn init(args: Self::Args) -> Result<Self, BoxError>;
 }
 
 /// What an actor's handlers can reach: its own port, the node, and a way to stop.
@@ -285,7 +287,10 @@ impl Node {
         node: &str,
         args: A::Args,
     ) -> Result<PortRef<A::Msg>, Error> {
-        let args = match aemp_transport::to_value(&args).map_err(|e| Error::Reply(e.to_string()))? {
+        let args = match aemp_transport::to_value(&args).map_err(|source| Error::Args {
+            init: A::NAME,
+            source,
+        })? {
             Value::Array(items) => items,
             Value::Null => Vec::new(),
             other => vec![other],
@@ -350,8 +355,13 @@ impl NodeBuilder {
         self.custom_spawnable(
             A::NAME,
             Arc::new(|node: &Node, name: String, args: Vec<Value>| {
-                let args: A::Args = aemp_transport::from_value(Value::Array(args))
-                    .map_err(|e| Error::Reply(format!("{}: bad init arguments: {e}", A::NAME)))?;
+                let args: A::Args =
+                    aemp_transport::from_value(Value::Array(args)).map_err(|source| {
+                        Error::Args {
+                            init: A::NAME,
+                            source,
+                        }
+                    })?;
                 // The port exists from now on; `init` (user code) runs on the actor's task.
                 let (started, finished) = oneshot::channel();
                 start(
@@ -372,7 +382,7 @@ impl NodeBuilder {
 fn start<A: Actor>(
     node: &Node,
     name: String,
-    init: impl FnOnce() -> Result<A, String> + Send + 'static,
+    init: impl FnOnce() -> Result<A, BoxError> + Send + 'static,
     capacity: usize,
     started: Option<oneshot::Sender<()>>,
 ) -> Option<Port<A::Msg>> {
@@ -407,12 +417,8 @@ fn start<A: Actor>(
     Some(port)
 }
 
-fn die(text: String) -> Vec<Value> {
-    vec![Value::from("die"), Value::from(text)]
-}
-
 async fn run<A: Actor>(
-    init: impl FnOnce() -> Result<A, String>,
+    init: impl FnOnce() -> Result<A, BoxError>,
     started: Option<oneshot::Sender<()>>,
     mut ctx: ActorCtx<A>,
     mut rx: mpsc::Receiver<Envelope<A::Msg>>,
@@ -466,7 +472,7 @@ async fn run<A: Actor>(
                 .await;
             let reply = match outcome {
                 Ok(Ok(reply)) => reply,
-                Ok(Err(text)) => break 'life die(text),
+                Ok(Err(e)) => break 'life die(e),
                 Err(p) => break 'life die(panic_text(p)),
             };
             match env.reply {

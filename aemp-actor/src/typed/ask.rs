@@ -58,7 +58,7 @@ impl<R: DeserializeOwned + Send + 'static> IntoFuture for Ask<R> {
             } else {
                 reply.swap_remove(0)
             };
-            aemp_transport::from_value(value).map_err(|e| Error::Reply(e.to_string()))
+            aemp_transport::from_value(value).map_err(Error::Reply)
         })
     }
 }

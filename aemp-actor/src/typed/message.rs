@@ -4,7 +4,7 @@ use aemp_transport::Value;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use crate::error::MessageError;
+pub use crate::error::{BoxError, MessageError};
 
 /// A message type: encodes to `[tag, fields...]` (the form Perl nodes read and write) and
 /// decodes from it. Implemented by `#[derive(Message)]` from `aemp-macros`.
@@ -26,12 +26,12 @@ pub trait Message: Sized + Send + 'static {
 /// value as a one-element reply message. A `Result`'s error stops the actor with
 /// `["die", error]`, as a failing handler does in the kernel.
 pub trait IntoReply {
-    /// `Ok(None)`: no reply; `Ok(Some(v))`: reply `[v]`; `Err(text)`: the actor dies.
-    fn into_reply(self) -> Result<Option<Value>, String>;
+    /// `Ok(None)`: no reply; `Ok(Some(v))`: reply `[v]`; `Err(e)`: the actor dies.
+    fn into_reply(self) -> Result<Option<Value>, BoxError>;
 }
 
 impl IntoReply for () {
-    fn into_reply(self) -> Result<Option<Value>, String> {
+    fn into_reply(self) -> Result<Option<Value>, BoxError> {
         Ok(None)
     }
 }
@@ -39,8 +39,8 @@ impl IntoReply for () {
 macro_rules! reply_as_value {
     ($($t:ty),*) => {$(
         impl IntoReply for $t {
-            fn into_reply(self) -> Result<Option<Value>, String> {
-                aemp_transport::to_value(&self).map(Some).map_err(|e| e.to_string())
+            fn into_reply(self) -> Result<Option<Value>, BoxError> {
+                aemp_transport::to_value(&self).map(Some).map_err(Into::into)
             }
         }
     )*};
@@ -63,30 +63,30 @@ reply_as_value!(
 );
 
 impl<T: Serialize> IntoReply for Vec<T> {
-    fn into_reply(self) -> Result<Option<Value>, String> {
+    fn into_reply(self) -> Result<Option<Value>, BoxError> {
         aemp_transport::to_value(&self)
             .map(Some)
-            .map_err(|e| e.to_string())
+            .map_err(Into::into)
     }
 }
 
 impl<T: Serialize> IntoReply for Option<T> {
-    fn into_reply(self) -> Result<Option<Value>, String> {
+    fn into_reply(self) -> Result<Option<Value>, BoxError> {
         aemp_transport::to_value(&self)
             .map(Some)
-            .map_err(|e| e.to_string())
+            .map_err(Into::into)
     }
 }
 
 impl<M> IntoReply for crate::typed::PortRef<M> {
-    fn into_reply(self) -> Result<Option<Value>, String> {
+    fn into_reply(self) -> Result<Option<Value>, BoxError> {
         Ok(Some(Value::from(self.id())))
     }
 }
 
-impl<T: IntoReply, E: std::fmt::Display> IntoReply for Result<T, E> {
-    fn into_reply(self) -> Result<Option<Value>, String> {
-        self.map_err(|e| e.to_string())?.into_reply()
+impl<T: IntoReply, E: Into<BoxError>> IntoReply for Result<T, E> {
+    fn into_reply(self) -> Result<Option<Value>, BoxError> {
+        self.map_err(Into::into)?.into_reply()
     }
 }
 
@@ -95,10 +95,10 @@ impl<T: IntoReply, E: std::fmt::Display> IntoReply for Result<T, E> {
 pub struct Reply<T>(pub T);
 
 impl<T: Serialize> IntoReply for Reply<T> {
-    fn into_reply(self) -> Result<Option<Value>, String> {
+    fn into_reply(self) -> Result<Option<Value>, BoxError> {
         aemp_transport::to_value(&self.0)
             .map(Some)
-            .map_err(|e| e.to_string())
+            .map_err(Into::into)
     }
 }
 

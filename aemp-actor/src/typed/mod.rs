@@ -63,5 +63,5 @@ pub use actor::{Actor, ActorCtx, Port, SpawnActor, TellError, DEFAULT_CAPACITY, 
 pub use ask::Ask;
 #[doc(hidden)]
 pub use message::__private;
-pub use message::{IntoReply, Message, MessageError, Reply};
+pub use message::{BoxError, IntoReply, Message, MessageError, Reply};
 pub use port_ref::PortRef;

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use aemp::actor::profile::{self, parse_json, to_json, RcFile};
+use aemp::config::{self as profile, parse_json, to_json, RcFile};
 use aemp::Value;
 
 use crate::protocol;
@@ -590,7 +590,11 @@ fn configure(
             aemp::transport::check_node_id(&id).map_err(|e| e.to_string())?;
             rc.set(sc, "nodeid", id);
         }
-        "gensecret" => rc.set(sc, "secret", crate::credentials::gen_secret()?),
+        "gensecret" => rc.set(
+            sc,
+            "secret",
+            aemp::config::cert::gen_secret().map_err(|e| e.to_string())?,
+        ),
         "setsecret" => {
             let secret = text(&arg()?, "the secret")?;
             if secret.is_empty() {
@@ -598,7 +602,11 @@ fn configure(
             }
             rc.set(sc, "secret", secret);
         }
-        "gencert" => rc.set(sc, "cert", crate::credentials::gen_cert()?),
+        "gencert" => rc.set(
+            sc,
+            "cert",
+            aemp::config::cert::self_signed_pem().map_err(|e| e.to_string())?,
+        ),
         "setcert" => {
             let file = text(&arg()?, "the file name")?;
             let pem = read_pem(Path::new(&file))?;

@@ -4,7 +4,6 @@
 //! (see `chain.rs`).
 
 mod chain;
-mod credentials;
 mod ping;
 mod protocol;
 mod run;

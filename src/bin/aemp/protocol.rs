@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aemp::actor::format_reason;
-use aemp::actor::profile::{expand_node_id, seed_address, to_json, RcFile};
+use aemp::config::{expand_node_id, seed_address, to_json, RcFile};
 use aemp::transport::{AuthMethod, Config};
 use aemp::{Error, Framing, Node, PortId, Value};
 use tokio::sync::mpsc;
@@ -266,7 +266,7 @@ fn probe_config(
     id: &str,
     secret: Option<&str>,
     cert: Option<&str>,
-    profile: &aemp::actor::profile::Profile,
+    profile: &aemp::config::Profile,
 ) -> Result<Config, String> {
     let mut config = Config::new(id).map_err(|e| e.to_string())?;
     if let Some(secret) = secret {

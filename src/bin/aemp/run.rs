@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aemp::actor::profile::{bind_address, expand_node_id, nodename, seed_address, RcFile};
+use aemp::config::{bind_address, expand_node_id, nodename, seed_address, RcFile};
 use aemp::{services, Framing, Node, NodeEvent};
 use clap::Args;
 

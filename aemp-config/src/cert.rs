@@ -1,13 +1,31 @@
-//! `gensecret` and `gencert`: fresh credentials in the forms Perl's aemp makes.
+//! Fresh credentials in the forms Perl's aemp makes: a shared secret (`aemp gensecret`) and a
+//! key with a self-signed certificate in one PEM (`aemp gencert`). The one place aemp makes
+//! them: the CLI, the tests and the benchmarks call these.
 
 /// The digits of AnyEvent::MP's `alnumbits` (GMP's base 62).
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
+/// Why credentials could not be made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialError {
+    /// The operating system's random source failed.
+    #[error("the operating system's random source failed: {0}")]
+    Random(getrandom::Error),
+    /// rcgen could not make the key or certificate.
+    #[error("cannot generate a certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+}
+
 /// A shared secret: 64 random bytes in base 62, as `aemp gensecret` makes it in Perl.
-pub(crate) fn gen_secret() -> Result<String, String> {
+///
+/// ```
+/// let s = aemp_config::cert::gen_secret().unwrap();
+/// assert!(s.bytes().all(|b| b.is_ascii_alphanumeric()));
+/// ```
+pub fn gen_secret() -> Result<String, CredentialError> {
     let mut bytes = [0u8; 64];
-    getrandom::getrandom(&mut bytes)
-        .map_err(|e| format!("the operating system's random source failed: {e}"))?;
+    getrandom::getrandom(&mut bytes).map_err(CredentialError::Random)?;
     Ok(base62(&bytes))
 }
 
@@ -31,13 +49,17 @@ fn base62(bytes: &[u8]) -> String {
     String::from_utf8(digits).expect("base62 digits are ASCII")
 }
 
-/// A private key and a self-signed certificate (CN `AnyEvent::MP`) in one PEM. The
-/// certificate is marked as a CA, so OpenSSL (Perl nodes) and rustls both accept it as its
-/// own trust root: every node that has this PEM trusts every other.
-pub(crate) fn gen_cert() -> Result<String, String> {
-    let fail = |e: rcgen::Error| format!("cannot generate a certificate: {e}");
-    let mut params =
-        rcgen::CertificateParams::new(vec!["AnyEvent::MP".to_owned()]).map_err(fail)?;
+/// A private key and a self-signed certificate (CN `AnyEvent::MP`) in one PEM, as `aemp
+/// gencert` writes it and Perl nodes read it. The certificate is marked as a CA, so OpenSSL
+/// (Perl nodes) and rustls both accept it as its own trust root: every node that has this
+/// PEM trusts every other.
+///
+/// ```
+/// let pem = aemp_config::cert::self_signed_pem().unwrap();
+/// assert!(pem.contains("PRIVATE KEY") && pem.contains("CERTIFICATE"));
+/// ```
+pub fn self_signed_pem() -> Result<String, CredentialError> {
+    let mut params = rcgen::CertificateParams::new(vec!["AnyEvent::MP".to_owned()])?;
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, "AnyEvent::MP");
@@ -46,8 +68,8 @@ pub(crate) fn gen_cert() -> Result<String, String> {
         rcgen::KeyUsagePurpose::DigitalSignature,
         rcgen::KeyUsagePurpose::KeyCertSign,
     ];
-    let key = rcgen::KeyPair::generate().map_err(fail)?;
-    let cert = params.self_signed(&key).map_err(fail)?;
+    let key = rcgen::KeyPair::generate()?;
+    let cert = params.self_signed(&key)?;
     Ok(format!("{}{}", key.serialize_pem(), cert.pem()))
 }
 
