@@ -7,7 +7,7 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), aemp_actor::Error> {
 //! use std::time::Duration;
-//! use aemp_actor::typed::{Actor, ActorCtx, Message, MessageError};
+//! use aemp_actor::typed::{Actor, ActorCtx, BoxError, Message, MessageError};
 //! use aemp_actor::{Node, Value};
 //!
 //! // What #[derive(Message)] and #[actor] generate, written by hand.
@@ -32,7 +32,7 @@
 //! struct Counter(i64);
 //! impl Actor for Counter {
 //!     type Msg = Count;
-//!     async fn handle(&mut self, _ctx: &mut ActorCtx<Self>, msg: Count) -> Result<Option<Value>, String> {
+//!     async fn handle(&mut self, _ctx: &mut ActorCtx<Self>, msg: Count) -> Result<Option<Value>, BoxError> {
 //!         match msg {
 //!             Count::Add(n) => { self.0 += n; Ok(None) }
 //!             Count::Get => Ok(Some(self.0.into())),
