@@ -257,7 +257,7 @@ impl NodeInner {
     pub(super) fn create_port(
         &self,
         name: Option<String>,
-        sink: Box<dyn Sink>,
+        sink: impl Sink,
     ) -> Option<Arc<crate::port::Port>> {
         self.ports.create(name, sink)
     }

@@ -84,7 +84,7 @@ impl Node {
     /// quick, non-blocking work (a channel send), not for handlers that take time.
     pub fn port_inline(&self, f: impl Fn(Vec<Value>) + Send + Sync + 'static) -> PortId {
         self.inner
-            .create_port(None, Box::new(InlineSink(Box::new(f))))
+            .create_port(None, InlineSink(Box::new(f)))
             .expect("generated names are unique")
             .id
             .clone()
@@ -430,10 +430,9 @@ impl Node {
     /// the port's task before its first message. `None` if the name is taken.
     fn handler_port(&self, name: Option<String>, start: Option<BoxStart>) -> Option<Arc<Port>> {
         let has_start = start.is_some();
-        let port = self.inner.create_port(
-            name,
-            Box::new(HandlerSink::new(Arc::downgrade(&self.inner), start)),
-        )?;
+        let port = self
+            .inner
+            .create_port(name, HandlerSink::new(Arc::downgrade(&self.inner), start))?;
         if has_start {
             sink::start(&port, self.inner.clone());
         }
@@ -461,7 +460,7 @@ impl Node {
     }
 
     /// Creates a port with any sink (typed actors); `None` if the name is taken.
-    pub(crate) fn sink_port(&self, name: Option<String>, sink: Box<dyn Sink>) -> Option<PortId> {
+    pub(crate) fn sink_port(&self, name: Option<String>, sink: impl Sink) -> Option<PortId> {
         self.inner.create_port(name, sink).map(|p| p.id.clone())
     }
 

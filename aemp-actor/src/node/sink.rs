@@ -4,7 +4,6 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use aemp_transport::Value;
@@ -20,21 +19,17 @@ use crate::wire;
 /// A port with handlers (`rcv`), run one message at a time on a task of its own.
 pub(crate) struct HandlerSink {
     node: Weak<NodeInner>,
-    mailbox: Mailbox,
+    mailbox: Mailbox<BoxStart>,
     handlers: Mutex<Handlers<BoxHandler>>,
-    /// What runs before the first message (a spawned port's init function).
-    start: Mutex<Option<BoxStart>>,
-    has_start: AtomicBool,
 }
 
 impl HandlerSink {
+    /// A handler port; `start` (a spawned port's init function) runs before any message.
     pub(crate) fn new(node: Weak<NodeInner>, start: Option<BoxStart>) -> HandlerSink {
         HandlerSink {
             node,
-            mailbox: Mailbox::default(),
+            mailbox: Mailbox::new(start),
             handlers: Mutex::default(),
-            has_start: AtomicBool::new(start.is_some()),
-            start: Mutex::new(start),
         }
     }
 
@@ -43,19 +38,10 @@ impl HandlerSink {
         lock(&self.handlers).set(tag, handler);
     }
 
-    /// Runs the init function, once, before any message.
-    fn run_start(&self, node: &Node, port: &Port) {
-        // A load first: most drains are of ports that have no init (or ran it long ago).
-        if !self.has_start.load(Ordering::Acquire) || !self.has_start.swap(false, Ordering::AcqRel)
-        {
-            return;
-        }
-        let Some(start) = lock(&self.start).take() else {
-            return;
-        };
+    /// Runs the init function of a spawned port.
+    fn run_start(&self, node: &Node, port: &Port, start: BoxStart) {
         let ctx = Ctx::new(node, &port.id);
-        let outcome = run_user(|| start(&ctx)).and_then(|r| r);
-        if let Err(e) = outcome {
+        if let Err(e) = run_user(|| start(&ctx)).and_then(|r| r) {
             tracing::debug!(port = %port.id, error = %e, "init function failed");
             node.inner.kill_local(port.id.name(), wire::die(e));
         }
@@ -88,20 +74,19 @@ impl HandlerSink {
 impl Sink for HandlerSink {
     fn deliver(&self, port: &Arc<Port>, _src: &str, msg: Vec<Value>) {
         match self.mailbox.push(msg) {
-            Some(Pushed::Start) => {
+            Pushed::Start => {
                 if let Some(node) = self.node.upgrade() {
                     let runtime = node.runtime().clone();
                     runtime.spawn(drain(port.clone(), node));
                 }
             }
-            Some(Pushed::Burst) => hand_to_idle_worker(),
-            Some(Pushed::Queued) | None => {}
+            Pushed::Burst => hand_to_idle_worker(),
+            Pushed::Queued => {}
         }
     }
 
-    fn killed(&self, _reason: &[Value]) {
-        self.mailbox.close();
-    }
+    /// Nothing to do: the drain task sees the death and drops what is queued.
+    fn killed(&self, _reason: &[Value]) {}
 
     fn as_any(&self) -> &dyn Any {
         self
@@ -123,24 +108,22 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
     let Some(sink) = port.sink().as_any().downcast_ref::<HandlerSink>() else {
         return;
     };
-    sink.run_start(&node, &port);
     let mut batch = VecDeque::new();
-    loop {
-        if !sink.mailbox.take_batch(&mut batch) {
-            return;
-        }
-        for msg in batch.drain(..) {
-            if port.is_dead() {
-                break;
-            }
-            sink.handle(&node, &port, msg);
-        }
+    let mut first = None;
+    let mut yielded = true;
+    while sink
+        .mailbox
+        .take_batch(&mut batch, &mut first, port.is_dead())
+    {
         // Let other tasks run between batches, but only when there is more to do: a yield
         // with an empty mailbox would only hand the task to another worker thread.
-        if !sink.mailbox.take_batch(&mut batch) {
-            return;
+        if !yielded {
+            tokio::task::yield_now().await;
         }
-        tokio::task::yield_now().await;
+        yielded = false;
+        if let Some(start) = first.take() {
+            sink.run_start(&node, &port, start);
+        }
         for msg in batch.drain(..) {
             if port.is_dead() {
                 break;

@@ -1,5 +1,7 @@
 //! [`Mailbox`]: the queue of a handler port. While it is non-empty one task drains it, so a
 //! port handles one message at a time, ports run concurrently, and an idle port costs no task.
+//! A mailbox may also hold one piece of work (`T`) that its drain runs before any message
+//! (a spawned port's init function).
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -25,53 +27,75 @@ pub(crate) enum Pushed {
     Burst,
 }
 
-#[derive(Default)]
-struct Queue {
+struct Queue<T> {
     messages: VecDeque<Vec<Value>>,
     running: bool,
-    closed: bool,
+    first: Option<T>,
 }
 
 /// A handler port's message queue.
-#[derive(Default)]
-pub(crate) struct Mailbox {
-    queue: Mutex<Queue>,
+pub(crate) struct Mailbox<T> {
+    queue: Mutex<Queue<T>>,
 }
 
-impl Mailbox {
-    /// Queues `msg`; `None` if the mailbox is closed (the port died).
-    pub(crate) fn push(&self, msg: Vec<Value>) -> Option<Pushed> {
-        let mut q = lock(&self.queue);
-        if q.closed {
-            return None;
+impl<T> Mailbox<T> {
+    /// A mailbox whose drain runs `first` before any message.
+    pub(crate) fn new(first: Option<T>) -> Mailbox<T> {
+        Mailbox {
+            queue: Mutex::new(Queue {
+                messages: VecDeque::new(),
+                running: false,
+                first,
+            }),
         }
+    }
+
+    /// Queues `msg`.
+    pub(crate) fn push(&self, msg: Vec<Value>) -> Pushed {
+        let mut q = lock(&self.queue);
         q.messages.push_back(msg);
-        Some(if !q.running {
+        if !q.running {
             q.running = true;
             Pushed::Start
         } else if q.messages.len() == HANDOFF {
             Pushed::Burst
         } else {
             Pushed::Queued
-        })
+        }
     }
 
-    /// Marks an idle mailbox running without a message (for work that must run on the
-    /// port's task before its messages); true if the caller should start the drain task.
+    /// Marks an idle mailbox running without a message (for its `first` work); true if the
+    /// caller should start the drain task.
     pub(crate) fn wake(&self) -> bool {
         let mut q = lock(&self.queue);
-        if q.closed || q.running {
+        if q.running {
             return false;
         }
         q.running = true;
         true
     }
 
-    /// Moves up to a batch of queued messages into `batch`; false (and the mailbox is idle
-    /// again) when there are none or it is closed.
-    pub(crate) fn take_batch(&self, batch: &mut VecDeque<Vec<Value>>) -> bool {
+    /// Moves the `first` work (once) and up to a batch of queued messages out; false (and
+    /// the mailbox is idle again) when there is nothing, or the port is `dead` (what is queued
+    /// is dropped then).
+    pub(crate) fn take_batch(
+        &self,
+        batch: &mut VecDeque<Vec<Value>>,
+        first: &mut Option<T>,
+        dead: bool,
+    ) -> bool {
         let mut q = lock(&self.queue);
-        if q.closed || q.messages.is_empty() {
+        if dead {
+            q.messages = VecDeque::new();
+            q.first = None;
+            q.running = false;
+            return false;
+        }
+        *first = q.first.take();
+        if q.messages.is_empty() {
+            if first.is_some() {
+                return true;
+            }
             q.running = false;
             if q.messages.capacity() > 1024 {
                 q.messages = VecDeque::new();
@@ -84,12 +108,5 @@ impl Mailbox {
             batch.extend(q.messages.drain(..BATCH));
         }
         true
-    }
-
-    /// Drops what is queued and refuses more.
-    pub(crate) fn close(&self) {
-        let mut q = lock(&self.queue);
-        q.closed = true;
-        q.messages = VecDeque::new();
     }
 }

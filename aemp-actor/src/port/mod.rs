@@ -34,8 +34,9 @@ pub(crate) trait Sink: Send + Sync + 'static {
     fn as_any(&self) -> &dyn Any;
 }
 
-/// A local port.
-pub(crate) struct Port {
+/// A local port. Its sink is stored inline (one allocation per port); the table holds it as
+/// `Port<dyn Sink>`.
+pub(crate) struct Port<S: ?Sized + Sink = dyn Sink> {
     pub(crate) id: PortId,
     /// Set once the port is registered under a local name, so that only such ports make a
     /// kill look through the name table.
@@ -43,11 +44,11 @@ pub(crate) struct Port {
     /// Set under the `monitors` lock, so a monitor is either fired or refused, never lost.
     dead: AtomicBool,
     monitors: Mutex<Monitors>,
-    sink: Box<dyn Sink>,
+    sink: S,
 }
 
-impl Port {
-    pub(crate) fn new(id: PortId, sink: Box<dyn Sink>) -> Port {
+impl<S: Sink> Port<S> {
+    pub(crate) fn new(id: PortId, sink: S) -> Port<S> {
         Port {
             id,
             named: AtomicBool::new(false),
@@ -56,9 +57,11 @@ impl Port {
             sink,
         }
     }
+}
 
+impl Port {
     pub(crate) fn sink(&self) -> &dyn Sink {
-        &*self.sink
+        &self.sink
     }
 
     /// Hands a message to the sink, unless the port is dead.

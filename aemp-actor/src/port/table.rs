@@ -60,9 +60,9 @@ impl PortTable {
     }
 
     /// Creates port `name` (generated when `None`) with `sink`; `None` if the name is taken.
-    pub(crate) fn create(&self, name: Option<String>, sink: Box<dyn Sink>) -> Option<Arc<Port>> {
+    pub(crate) fn create(&self, name: Option<String>, sink: impl Sink) -> Option<Arc<Port>> {
         let name = name.unwrap_or_else(|| self.generated_name());
-        let port = Arc::new(Port::new(PortId::new(&self.node, &name), sink));
+        let port: Arc<Port> = Arc::new(Port::new(PortId::new(&self.node, &name), sink));
         let mut ports = wlock(&self.ports);
         if ports.contains_key(name.as_str()) {
             return None;

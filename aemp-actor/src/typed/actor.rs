@@ -402,7 +402,7 @@ fn start<A: Actor>(
         is_killed: std::sync::atomic::AtomicBool::new(false),
         kill_reason: Mutex::new(None),
     });
-    node.sink_port(Some(name), Box::new(SharedMailbox(mailbox.clone())))?;
+    node.sink_port(Some(name), SharedMailbox(mailbox.clone()))?;
     let port = Port {
         node: node.clone(),
         port: PortRef::from_id(id),
