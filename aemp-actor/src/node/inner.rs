@@ -14,7 +14,7 @@ use aemp_transport::Value;
 use crate::global::Global;
 use crate::link::{LinkHost, LinkSettings, Links};
 use crate::port::monitor::{Action, MonGuard, MonitorIds, Monitors, Unmonitor};
-use crate::port::{PortTable, Sink};
+use crate::port::{Host, Port, PortTable, Sink};
 use crate::port_id::split;
 use crate::sync::run_user;
 use crate::sync::serial::Backpressure;
@@ -29,6 +29,8 @@ pub(crate) trait NodePort: Send + Sync + 'static {
 /// One node; see the module documentation.
 pub(crate) struct NodeInner {
     pub(super) id: Arc<str>,
+    /// This node, for the tasks it starts (a port's drain).
+    me: Weak<NodeInner>,
     runtime: tokio::runtime::Handle,
     pub(super) ports: PortTable,
     pub(super) links: Arc<Links>,
@@ -98,6 +100,7 @@ impl NodeInner {
                 host,
             ));
             NodeInner {
+                me: me.clone(),
                 ports: PortTable::new(id.clone(), parts.random_id),
                 global: Arc::new(Global::new(id.clone(), runtime.clone(), links.clone())),
                 links,
@@ -135,7 +138,7 @@ impl NodeInner {
                 // Our own requests queue like any other; we never wait for ourselves.
                 drop(self.node_request(&self.id, msg));
             } else if let Some(p) = self.ports.get(name) {
-                p.deliver(&self.id, msg);
+                p.deliver(self, &self.id, msg);
             } else {
                 tracing::debug!(port, "message to a port that does not exist, dropped");
             }
@@ -254,12 +257,16 @@ impl NodeInner {
     }
 
     /// Creates a port with `sink`, named `name` (generated when `None`).
-    pub(super) fn create_port(
-        &self,
-        name: Option<String>,
-        sink: impl Sink,
-    ) -> Option<Arc<crate::port::Port>> {
+    pub(super) fn create_port(&self, name: Option<String>, sink: impl Sink) -> Option<Arc<Port>> {
         self.ports.create(name, sink)
+    }
+}
+
+impl Host for NodeInner {
+    fn spawn_drain(&self, port: Arc<Port>) {
+        if let Some(node) = self.me.upgrade() {
+            self.runtime.spawn(super::sink::drain(port, node));
+        }
     }
 }
 
@@ -291,7 +298,7 @@ impl LinkHost for NodeInner {
         match self.ports.get(name) {
             Some(port) => {
                 msg.remove(0);
-                port.deliver(src, msg);
+                port.deliver(self, src, msg);
             }
             None => tracing::debug!(
                 node = %src,

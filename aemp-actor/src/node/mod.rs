@@ -430,9 +430,7 @@ impl Node {
     /// the port's task before its first message. `None` if the name is taken.
     fn handler_port(&self, name: Option<String>, start: Option<BoxStart>) -> Option<Arc<Port>> {
         let has_start = start.is_some();
-        let port = self
-            .inner
-            .create_port(name, HandlerSink::new(Arc::downgrade(&self.inner), start))?;
+        let port = self.inner.create_port(name, HandlerSink::new(start))?;
         if has_start {
             sink::start(&port, self.inner.clone());
         }

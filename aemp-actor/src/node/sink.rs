@@ -4,7 +4,7 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 
 use aemp_transport::Value;
 
@@ -12,22 +12,20 @@ use super::ctx::{BoxHandler, BoxStart, Ctx};
 use super::inner::{Node, NodeInner};
 use crate::port::handler::Handlers;
 use crate::port::mailbox::{Mailbox, Pushed};
-use crate::port::{Port, Sink};
+use crate::port::{Host, Port, Sink};
 use crate::sync::{hand_to_idle_worker, lock, run_user};
 use crate::wire;
 
 /// A port with handlers (`rcv`), run one message at a time on a task of its own.
 pub(crate) struct HandlerSink {
-    node: Weak<NodeInner>,
     mailbox: Mailbox<BoxStart>,
     handlers: Mutex<Handlers<BoxHandler>>,
 }
 
 impl HandlerSink {
     /// A handler port; `start` (a spawned port's init function) runs before any message.
-    pub(crate) fn new(node: Weak<NodeInner>, start: Option<BoxStart>) -> HandlerSink {
+    pub(crate) fn new(start: Option<BoxStart>) -> HandlerSink {
         HandlerSink {
-            node,
             mailbox: Mailbox::new(start),
             handlers: Mutex::default(),
         }
@@ -72,14 +70,9 @@ impl HandlerSink {
 }
 
 impl Sink for HandlerSink {
-    fn deliver(&self, port: &Arc<Port>, _src: &str, msg: Vec<Value>) {
+    fn deliver(&self, port: &Arc<Port>, host: &dyn Host, _src: &str, msg: Vec<Value>) {
         match self.mailbox.push(msg) {
-            Pushed::Start => {
-                if let Some(node) = self.node.upgrade() {
-                    let runtime = node.runtime().clone();
-                    runtime.spawn(drain(port.clone(), node));
-                }
-            }
+            Pushed::Start => host.spawn_drain(port.clone()),
             Pushed::Burst => hand_to_idle_worker(),
             Pushed::Queued => {}
         }
@@ -103,7 +96,7 @@ pub(crate) fn start(port: &Arc<Port>, node: Arc<NodeInner>) {
 }
 
 /// Drains a port's mailbox until it is empty; then the port is idle again.
-async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
+pub(super) async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
     let node = Node { inner };
     let Some(sink) = port.sink().as_any().downcast_ref::<HandlerSink>() else {
         return;
@@ -137,7 +130,7 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
 pub(crate) struct InlineSink(pub(crate) Box<dyn Fn(Vec<Value>) + Send + Sync>);
 
 impl Sink for InlineSink {
-    fn deliver(&self, _port: &Arc<Port>, _src: &str, msg: Vec<Value>) {
+    fn deliver(&self, _port: &Arc<Port>, _host: &dyn Host, _src: &str, msg: Vec<Value>) {
         (self.0)(msg)
     }
 

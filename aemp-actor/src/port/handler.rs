@@ -9,16 +9,20 @@ use aemp_transport::Value;
 /// A handler, shared with the task running it (so that `rcv` may replace it meanwhile).
 pub(crate) type Cell<H> = Arc<Mutex<H>>;
 
-/// The handlers of one port.
+/// Handlers by tag.
+type ByTag<H> = HashMap<Box<[u8]>, Cell<H>>;
+
+/// The handlers of one port. Most ports have only a default handler: the tag table is
+/// allocated with the first tag handler (an idle port stays small).
 pub(crate) struct Handlers<H> {
-    by_tag: HashMap<Box<[u8]>, Cell<H>>,
+    by_tag: Option<Box<ByTag<H>>>,
     default: Option<Cell<H>>,
 }
 
 impl<H> Default for Handlers<H> {
     fn default() -> Self {
         Handlers {
-            by_tag: HashMap::new(),
+            by_tag: None,
             default: None,
         }
     }
@@ -30,10 +34,14 @@ impl<H> Handlers<H> {
         let cell = handler.map(|f| Arc::new(Mutex::new(f)));
         match (tag, cell) {
             (Some(tag), Some(cell)) => {
-                self.by_tag.insert(tag.as_bytes().into(), cell);
+                self.by_tag
+                    .get_or_insert_with(Box::default)
+                    .insert(tag.as_bytes().into(), cell);
             }
             (Some(tag), None) => {
-                self.by_tag.remove(tag.as_bytes());
+                if let Some(by_tag) = &mut self.by_tag {
+                    by_tag.remove(tag.as_bytes());
+                }
             }
             (None, cell) => self.default = cell,
         }
@@ -42,13 +50,15 @@ impl<H> Handlers<H> {
     /// The handler for `msg`, and whether it takes the message without its tag.
     pub(crate) fn lookup(&self, msg: &[Value]) -> Option<(Cell<H>, bool)> {
         // Most ports have only a default handler: no tag to hash then.
-        let tagged = (!self.by_tag.is_empty())
-            .then(|| {
+        let tagged = self
+            .by_tag
+            .as_ref()
+            .filter(|t| !t.is_empty())
+            .and_then(|by_tag| {
                 msg.first()
                     .and_then(Value::as_string_bytes)
-                    .and_then(|t| self.by_tag.get(t))
-            })
-            .flatten();
+                    .and_then(|t| by_tag.get(t))
+            });
         match (tagged, &self.default) {
             (Some(cell), _) => Some((cell.clone(), true)),
             (None, Some(cell)) => Some((cell.clone(), false)),

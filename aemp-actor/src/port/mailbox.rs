@@ -30,7 +30,8 @@ pub(crate) enum Pushed {
 struct Queue<T> {
     messages: VecDeque<Vec<Value>>,
     running: bool,
-    first: Option<T>,
+    /// Boxed: a thin pointer in every mailbox, for the few that have one.
+    first: Option<Box<T>>,
 }
 
 /// A handler port's message queue.
@@ -45,7 +46,7 @@ impl<T> Mailbox<T> {
             queue: Mutex::new(Queue {
                 messages: VecDeque::new(),
                 running: false,
-                first,
+                first: first.map(Box::new),
             }),
         }
     }
@@ -91,7 +92,7 @@ impl<T> Mailbox<T> {
             q.running = false;
             return false;
         }
-        *first = q.first.take();
+        *first = q.first.take().map(|b| *b);
         if q.messages.is_empty() {
             if first.is_some() {
                 return true;

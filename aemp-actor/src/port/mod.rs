@@ -23,11 +23,17 @@ use monitor::{Action, Monitors};
 
 pub(crate) use table::PortTable;
 
+/// What a sink may ask of the node that delivers to it.
+pub(crate) trait Host {
+    /// Runs `port`'s drain (its queued messages, one at a time) on a task of its own.
+    fn spawn_drain(&self, port: Arc<Port>);
+}
+
 /// Where a port's messages go.
 pub(crate) trait Sink: Send + Sync + 'static {
-    /// A message from node `src` (our own id for local senders). Called only while the port
-    /// is alive; must not block.
-    fn deliver(&self, port: &Arc<Port>, src: &str, msg: Vec<Value>);
+    /// A message from node `src` (our own id for local senders), delivered by `host`.
+    /// Called only while the port is alive; must not block.
+    fn deliver(&self, port: &Arc<Port>, host: &dyn Host, src: &str, msg: Vec<Value>);
     /// The port was killed with `reason`: drop what is queued, stop.
     fn killed(&self, reason: &[Value]);
     /// The sink itself, for the callers that know its type (`rcv`, typed `tell`).
@@ -65,9 +71,9 @@ impl Port {
     }
 
     /// Hands a message to the sink, unless the port is dead.
-    pub(crate) fn deliver(self: &Arc<Self>, src: &str, msg: Vec<Value>) {
+    pub(crate) fn deliver(self: &Arc<Self>, host: &dyn Host, src: &str, msg: Vec<Value>) {
         if !self.is_dead() {
-            self.sink.deliver(self, src, msg);
+            self.sink.deliver(self, host, src, msg);
         }
     }
 
