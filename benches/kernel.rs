@@ -14,6 +14,8 @@
 //! their ratio, the port creation rate per on-CPU second, and after each group how long its
 //! threads waited for a CPU (on a shared machine, timings mean little without that).
 //! A filter on the command line skips the printed figures it does not name.
+// criterion_group! makes a public function without documentation.
+#![allow(missing_docs)]
 
 #[path = "support/mod.rs"]
 mod support;
@@ -60,6 +62,7 @@ impl Counting {
 }
 
 // SAFETY: see the soundness argument on `Counting`: pure forwarding to `System`.
+#[allow(unsafe_code)] // Reviewed: see the soundness comment above.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller's guarantees for `layout` are those `System.alloc` needs.

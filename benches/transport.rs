@@ -6,6 +6,8 @@
 //! ```text
 //! cargo bench --bench transport -- --warm-up-time 1 --measurement-time 3
 //! ```
+// criterion_group! makes a public function without documentation.
+#![allow(missing_docs)]
 
 use std::hint::black_box;
 use std::net::SocketAddr;

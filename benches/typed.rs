@@ -2,6 +2,8 @@
 //! node (the local paths, where the typed layer should cost next to nothing).
 //!
 //!     cargo bench --bench typed
+// criterion_group! makes a public function without documentation.
+#![allow(missing_docs)]
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

@@ -10,14 +10,19 @@ use std::time::Duration;
 use aemp::{actor, msg, Message, Node, PortId, PortRef, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// A line of chat from the server: `["line", from, text]`.
 #[derive(Debug, Clone, Message)]
 pub enum ChatLine {
+    /// `["line", from, text]`
     Line(String, String),
 }
 
+/// What the client sends the server (the server's `ChatMsg`).
 #[derive(Debug, Clone, Message)]
 pub enum ChatMsg {
+    /// `["join", client_port, nick]`
     Join(PortRef<ChatLine>, Option<String>),
+    /// `["message", text, client_port]`
     Message(String, Option<PortRef<ChatLine>>),
 }
 

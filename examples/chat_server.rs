@@ -13,6 +13,7 @@ use aemp::{actor, ActorCtx, Message, MonGuard, Node, PortRef};
 /// A line of chat, as the server sends it to every client: `["line", from, text]`.
 #[derive(Debug, Clone, Message)]
 pub enum ChatLine {
+    /// `["line", from, text]`
     Line(String, String),
 }
 

@@ -52,7 +52,7 @@ fn word_counter(ctx: &aemp::Ctx<'_>, _args: Vec<Value>) {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let secret = aemp::transport::random_alnum(32, false);
+    let secret = aemp::config::cert::gen_secret()?;
     let mut workers = Vec::new();
     for name in ["worker-1", "worker-2"] {
         let node = Node::builder()

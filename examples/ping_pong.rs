@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use aemp::{actor, ActorCtx, Message, Node, PortRef};
 
+/// The ball the two players hit back and forth.
 #[derive(Debug, Clone, Message)]
 pub enum Ball {
     /// `["ping", n, reply_to]`
@@ -50,7 +51,7 @@ impl Player {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let secret = aemp::transport::random_alnum(24, false);
+    let secret = aemp::config::cert::gen_secret()?;
     let left = Node::builder()
         .node_id("left")
         .bind("127.0.0.1:0")

@@ -20,8 +20,6 @@
 //! assert_eq!(m.len(), 3);
 //! # let _ = Framing::Cbor;
 //! ```
-#![warn(missing_docs)]
-#![forbid(unsafe_code)]
 
 pub mod services;
 

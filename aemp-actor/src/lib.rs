@@ -40,8 +40,6 @@
 //! | node protocol | `protocol/` (node-port requests, spawn) |
 //! | composition | `builder` |
 //! | typed layer | `typed/` |
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
-#![forbid(unsafe_code)]
 
 mod builder;
 mod error;

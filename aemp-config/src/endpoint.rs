@@ -23,7 +23,7 @@ pub fn expand_node_id(template: &str) -> String {
             out.push_str(&nodename());
             rest = tail;
         } else if let Some(tail) = after.strip_prefix('u') {
-            out.push_str(&aemp_transport::random_alnum(10, true));
+            out.push_str(&aemp_transport::random_node_suffix());
             rest = tail;
         } else {
             out.push('%');

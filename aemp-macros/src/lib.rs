@@ -15,7 +15,6 @@
 //!   init arguments taken from an `#[init] fn new(args...) -> Self` (or `Default`).
 //!
 //! The examples live in the `aemp` crate, where the runtime is.
-#![warn(missing_docs)]
 
 mod actor;
 mod message;

@@ -277,15 +277,23 @@ impl Config {
 /// assert!(aemp_transport::check_node_id(&id).is_ok());
 /// ```
 pub fn random_node_id(prefix: &str) -> String {
-    format!(
-        "{}/{}",
-        prefix.trim_end_matches('/'),
-        random_alnum(10, true)
-    )
+    format!("{}/{}", prefix.trim_end_matches('/'), random_node_suffix())
+}
+
+/// Ten random characters of `[0-9A-Za-z]`, the last one uppercase: AnyEvent::MP's `%u` in
+/// node id templates (and what [`random_node_id`] appends).
+///
+/// ```
+/// let u = aemp_transport::random_node_suffix();
+/// assert_eq!(u.len(), 10);
+/// assert!(u.ends_with(|c: char| c.is_ascii_uppercase()));
+/// ```
+pub fn random_node_suffix() -> String {
+    random_alnum(10, true)
 }
 
 /// `len` random characters of `[0-9A-Za-z]`; with `upper_last`, the last one is uppercase.
-pub fn random_alnum(len: usize, upper_last: bool) -> String {
+pub(crate) fn random_alnum(len: usize, upper_last: bool) -> String {
     const ALNUM: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut bytes = vec![0u8; len];
     getrandom::getrandom(&mut bytes).expect("the operating system's random source failed");

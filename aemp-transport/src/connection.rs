@@ -395,7 +395,7 @@ const HANDOFF: usize = 16 * 1024;
 /// run queue and wakes an idle worker, which takes it: producer and writer run in parallel.
 /// Used only for bursts (a lone message stays on its thread: a hop would cost latency); a
 /// no-op outside a multi-threaded runtime.
-pub fn hand_to_idle_worker() {
+pub(crate) fn hand_to_idle_worker() {
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
         if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread {
             rt.spawn(async {});

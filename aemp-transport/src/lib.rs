@@ -22,8 +22,6 @@
 //!
 //! A message is an array of [`Value`]s whose first element names the destination port on
 //! the receiving node; the node part of a port id is implied by the connection.
-#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
-#![forbid(unsafe_code)]
 
 mod codec;
 mod config;
@@ -37,15 +35,15 @@ mod value_serde;
 
 pub use codec::{Decoder, Encoder, Framing, UnknownFraming, DEFAULT_MAX_MESSAGE_SIZE, MAX_DEPTH};
 pub use config::{
-    check_node_id, random_alnum, random_node_id, Config, DEFAULT_MONITOR_TIMEOUT,
+    check_node_id, random_node_id, random_node_suffix, Config, DEFAULT_MONITOR_TIMEOUT,
     DEFAULT_SEND_BUFFER_LIMIT,
 };
-pub use connection::{hand_to_idle_worker, Connection, PeerInfo, Receiver, Sender};
+pub use connection::{Connection, PeerInfo, Receiver, Sender};
 pub use error::Error;
 pub use handshake::auth::{hmac_sha3_512_hex, sha3_512_hex, AuthMethod, UnknownAuthMethod};
-pub use handshake::greeting::{escape, unescape, Greeting, MAX_LINE, PROTOCOL, PROTOCOL_VERSION};
+pub use handshake::greeting::{Greeting, MAX_LINE, PROTOCOL, PROTOCOL_VERSION};
 pub use handshake::tls::TlsIdentity;
-pub use handshake::{accept, connect, handshake, NONCE_BYTES};
+pub use handshake::{accept, connect, handshake};
 pub use stream::{BoxRead, BoxWrite, Prefixed, Transportable};
 pub use value::Value;
 pub use value_serde::{from_value, to_value, ValueError};

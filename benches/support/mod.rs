@@ -1,7 +1,7 @@
 //! Helpers shared by the benchmarks (included with `#[path]`; not a bench target).
 
 /// Criterion's options that take a value (so that the value is not taken for a filter).
-pub const VALUE_OPTIONS: &[&str] = &[
+pub(crate) const VALUE_OPTIONS: &[&str] = &[
     "-c",
     "--color",
     "-s",
@@ -25,7 +25,7 @@ pub const VALUE_OPTIONS: &[&str] = &[
 
 /// Whether the printed figure `name` is wanted: no filter was given on the command line, or
 /// the filter (taken literally, not as criterion's regex) names it or occurs in it.
-pub fn wanted(name: &str) -> bool {
+pub(crate) fn wanted(name: &str) -> bool {
     let mut args = std::env::args().skip(1);
     let mut filter = None;
     while let Some(a) = args.next() {

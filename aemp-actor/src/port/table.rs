@@ -25,22 +25,19 @@ pub(crate) struct PortTable {
 
 impl PortTable {
     pub(crate) fn new(node: Arc<str>, random_id: bool) -> PortTable {
-        let mut port_prefix = if random_id {
+        // Lowercase: never equal to a spawn prefix (whose last letter is uppercase).
+        let port_prefix = if random_id {
             String::new()
         } else {
-            aemp_transport::random_alnum(9, false)
+            aemp_transport::random_node_suffix().to_ascii_lowercase()
         };
-        // A generated name ends in digits: keep the prefix from looking like part of them.
-        if port_prefix.ends_with(|c: char| c.is_ascii_uppercase()) {
-            port_prefix = port_prefix.to_ascii_lowercase();
-        }
         PortTable {
             node,
             ports: RwLock::default(),
             names: RwLock::default(),
             counter: AtomicU64::new(0),
             port_prefix,
-            spawn_prefix: aemp_transport::random_alnum(10, true),
+            spawn_prefix: aemp_transport::random_node_suffix(),
         }
     }
 

@@ -136,12 +136,12 @@ fn list(s: &str) -> Vec<String> {
 }
 
 /// Escapes `%` and `;` in a greeting value.
-pub fn escape(v: &str) -> String {
+pub(crate) fn escape(v: &str) -> String {
     v.replace('%', "%25").replace(';', "%3b")
 }
 
 /// Undoes [`escape`]; anything else, a lone `%` included, is kept as it is.
-pub fn unescape(v: &str) -> String {
+pub(crate) fn unescape(v: &str) -> String {
     if !v.contains('%') {
         return v.to_owned();
     }

@@ -23,7 +23,7 @@ use crate::stream::{BoxRead, BoxWrite, Prefixed, Transportable};
 use crate::{AuthMethod, Config, Error, Framing};
 
 /// The nonce length in bytes, as AnyEvent::MP sends it (88 base64 characters).
-pub const NONCE_BYTES: usize = 66;
+pub(crate) const NONCE_BYTES: usize = 66;
 
 /// Whether `p` names a sub-protocol: `aemp-` and a Perl `\w+` word.
 pub(crate) fn is_sub_protocol(p: &str) -> bool {
