@@ -1,53 +1,15 @@
 //! `aemp`: the command-line tool of aemp, after Perl's `aemp`.
 //!
-//! `ping` and `run` are parsed by clap; everything else is a chain of Perl aemp's commands
-//! (see `chain.rs`).
+//! clap parses every command (`cli.rs`); each command lives in a file of its own under
+//! `commands/`; `args.rs` reads the line as Perl's aemp does (JSON arguments).
 
-mod chain;
-mod ping;
-mod protocol;
-mod run;
+mod args;
+mod cli;
+mod commands;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-
-/// Set up and poke at AEMP (AnyEvent::MP) networks.
-#[derive(Debug, Parser)]
-#[command(name = "aemp", version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    Ping(ping::Ping),
-    Run(run::Run),
-}
-
-/// Why a command failed, and the exit code: 2 for usage errors, 1 for the rest.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    code: u8,
-    message: String,
-}
-
-impl Failure {
-    pub(crate) fn usage(message: impl Into<String>) -> Failure {
-        Failure {
-            code: 2,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn failed(message: impl Into<String>) -> Failure {
-        Failure {
-            code: 1,
-            message: message.into(),
-        }
-    }
-}
+use args::Line;
 
 /// Logs through tracing to stderr, filtered by `AEMP_LOG` (default: `info` for `run`, with
 /// the kernel's own up/down lines left to `run`'s readable ones; `warn` for the rest).
@@ -91,22 +53,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = if matches!(first, Some("ping" | "run")) {
-        let cli = Cli::parse();
-        runtime
-            .block_on(async {
-                match cli.command {
-                    Command::Ping(ping) => ping.run().await,
-                    Command::Run(run) => run.run().await,
-                }
-            })
-            .map_err(Failure::failed)
-    } else {
-        match chain::decode_args(raw) {
-            Ok(args) => runtime.block_on(chain::run(args)),
-            Err(e) => Err(e),
-        }
-    };
+    let result = Line::decode(raw).and_then(|line| match cli::parse(&line)? {
+        Some(steps) => runtime.block_on(commands::run(steps)),
+        None => Ok(()), // help or the version was printed
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

@@ -100,7 +100,7 @@ impl Run {
             builder = builder.secret(secret.clone());
         }
         if let Some(path) = &self.cert {
-            builder = builder.cert_pem(crate::chain::read_pem(path)?);
+            builder = builder.cert_pem(super::values::read_pem(path)?);
         }
         if !self.framing.is_empty() {
             builder = builder.framings(self.framing.clone());
