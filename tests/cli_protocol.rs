@@ -84,6 +84,8 @@ impl Rc {
                 tokio::time::Instant::now() < deadline,
                 "aemp {args:?}: still {out}"
             );
+            // Other processes' database converges with no event this test could await:
+            // ask again, a little later (bounded by PATIENCE).
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -148,16 +150,6 @@ impl RunNode {
                 .unwrap_or_else(|_| panic!("no log line with {text:?}"))
                 .unwrap_or_else(|| panic!("aemp run exited before logging {text:?}"));
             if line.contains(text) {
-                return line;
-            }
-        }
-    }
-
-    /// Waits for the log line of a node other than a command's probe coming up.
-    async fn logged_up(&mut self) -> String {
-        loop {
-            let line = self.logged(" up").await;
-            if !line.contains("-probe up") {
                 return line;
             }
         }
@@ -232,14 +224,13 @@ async fn run_a_profile_and_snd_cal_mon_nodes_lookup_against_it() {
 
     // mon: waits for the death and prints the reason.
     node.drain_log();
-    let mon = rc
+    let mut mon = rc
         .command(&["mon", "--seed", &addr, &seq])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    node.logged_up().await; // the mon node is connected; its mon1 follows at once
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    armed(&mut mon).await;
     let seq_name = seq.split_once('#').unwrap().1.to_owned();
     assert_eq!(
         rc.ok(&["snd", "--seed", &addr, "cli-srv", "kil1", &seq_name, "boom", "now"])
@@ -643,15 +634,13 @@ async fn cal_snd_mon_lookup_against_the_perl_peer() {
 
     // mon on the echo port; the peer kills it.
     peer.drain();
-    let mon = rc
+    let mut mon = rc
         .command(&["mon", "--seed", &addr, "perlcli#echo"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    peer.wait_for(|e| e[0] == "up" && !e[1].as_str().unwrap_or("").ends_with("-probe"))
-        .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    armed(&mut mon).await;
     assert_eq!(
         rc.ok(&[&format!(
             r#"["snd", "--seed", "{addr}", "perlcli", "kil1", "echo", "gone", 7]"#
@@ -683,4 +672,20 @@ async fn cal_snd_mon_lookup_against_the_perl_peer() {
         "the secrets differ",
     )
     .await;
+}
+
+/// Waits until `aemp mon` says its monitor is armed (the port's node handled its `mon1`).
+async fn armed(mon: &mut Child) {
+    let stderr = mon.stderr.take().expect("mon's stderr is piped");
+    let mut lines = BufReader::new(stderr).lines();
+    tokio::time::timeout(PATIENCE, async {
+        while let Some(line) = lines.next_line().await.expect("mon's stderr") {
+            if line.contains("monitoring") {
+                return;
+            }
+        }
+        panic!("mon ended before its monitor was armed");
+    })
+    .await
+    .expect("mon's monitor armed in time");
 }

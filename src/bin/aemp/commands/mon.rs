@@ -4,15 +4,41 @@ use std::time::Duration;
 
 use aemp::actor::format_reason;
 use aemp::{Node, PortId, Value};
+use tokio::sync::mpsc;
 
 use super::net::{died, secs};
 
-/// `mon`: the reason; no time limit unless one was given.
+/// `mon`: the reason; no time limit unless one was given. Once the monitor is armed (the
+/// port's node has handled our `mon1`), says so on stderr: from then on, a death is seen.
 pub(crate) async fn mon(node: &Node, port: &PortId, limit: Option<Duration>) -> Result<(), String> {
-    let monitor = node.monitor(port);
+    let mut monitor = node.monitor(port);
+    let wait = async {
+        // The `mon1` went out first on the link to the port's node; a message that node
+        // relays back to us comes after it has handled the `mon1`.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let reply = node.port_inline(move |_| {
+            let _ = tx.send(());
+        });
+        let relay = vec![
+            Value::from("snd"),
+            Value::from(&reply),
+            Value::from("armed"),
+        ];
+        let armed = node.snd(port.node(), relay).is_ok()
+            && tokio::select! {
+                biased;
+                reason = &mut monitor => { let _ = node.kil(&reply, vec![]); return reason }
+                got = rx.recv() => got.is_some(),
+            };
+        let _ = node.kil(&reply, vec![]);
+        if armed {
+            eprintln!("aemp: mon: monitoring {port}");
+        }
+        (&mut monitor).await
+    };
     let reason = match limit {
-        None => monitor.await,
-        Some(limit) => tokio::time::timeout(limit, monitor)
+        None => wait.await,
+        Some(limit) => tokio::time::timeout(limit, wait)
             .await
             .map_err(|_| format!("{port} still alive after {}", secs(limit)))?,
     };
