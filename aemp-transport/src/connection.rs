@@ -210,12 +210,28 @@ struct Shared {
     limit: usize,
 }
 
+/// Why the writer stopped: what it was doing, and the socket's error.
+#[derive(Clone, Debug)]
+struct WriteFailure {
+    during: &'static str,
+    source: Arc<std::io::Error>,
+}
+
+impl WriteFailure {
+    fn error(&self) -> Error {
+        Error::Closed {
+            during: Some(self.during),
+            source: Some(self.source.clone()),
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     buf: Vec<u8>,
     closing: bool,
-    /// Set when the writer stopped: why, or `None` for a clean close.
-    finished: Option<Option<String>>,
+    /// Set when the writer stopped: the failure, or `None` for a clean close.
+    finished: Option<Option<WriteFailure>>,
 }
 
 impl Shared {
@@ -321,11 +337,14 @@ impl Sender {
 
     fn check_open(state: &State) -> Result<(), Error> {
         match &state.finished {
-            Some(reason) => Err(Error::Closed {
-                reason: reason.clone(),
+            Some(Some(failure)) => Err(failure.error()),
+            Some(None) => Err(Error::Closed {
+                during: None,
+                source: None,
             }),
             None if state.closing => Err(Error::Closed {
-                reason: Some("closing".into()),
+                during: Some("closing"),
+                source: None,
             }),
             None => Ok(()),
         }
@@ -355,12 +374,10 @@ impl Sender {
             tokio::pin!(done);
             {
                 let mut state = shared.lock();
-                if let Some(reason) = &state.finished {
-                    return match reason {
+                if let Some(finished) = &state.finished {
+                    return match finished {
                         None => Ok(()),
-                        Some(r) => Err(Error::Closed {
-                            reason: Some(r.clone()),
-                        }),
+                        Some(failure) => Err(failure.error()),
                     };
                 }
                 state.closing = true;
@@ -405,7 +422,13 @@ pub(crate) fn hand_to_idle_worker() {
 
 async fn write_loop(mut writer: BoxWrite, shared: Arc<Shared>) {
     let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
-    let result: Result<(), String> = async {
+    let fail = |during| {
+        move |e| WriteFailure {
+            during,
+            source: Arc::new(e),
+        }
+    };
+    let result: Result<(), WriteFailure> = async {
         loop {
             let closing = {
                 let mut state = shared.lock();
@@ -415,10 +438,7 @@ async fn write_loop(mut writer: BoxWrite, shared: Arc<Shared>) {
             shared.room.notify_waiters();
             if batch.is_empty() {
                 if closing {
-                    return writer
-                        .shutdown()
-                        .await
-                        .map_err(|e| format!("shutting down: {e}"));
+                    return writer.shutdown().await.map_err(fail("shutting down"));
                 }
                 shared.wake_writer.notified().await;
                 continue;
@@ -426,11 +446,8 @@ async fn write_loop(mut writer: BoxWrite, shared: Arc<Shared>) {
             writer
                 .write_all(&batch)
                 .await
-                .map_err(|e| format!("writing to peer: {e}"))?;
-            writer
-                .flush()
-                .await
-                .map_err(|e| format!("writing to peer: {e}"))?;
+                .map_err(fail("writing to peer"))?;
+            writer.flush().await.map_err(fail("writing to peer"))?;
             batch.clear();
             // Keep a burst's buffer, but give back memory after an outsized message.
             if batch.capacity() > 4 * shared.limit.max(64 * 1024) {

@@ -183,11 +183,15 @@ pub enum Error {
         /// The configured limit.
         limit: usize,
     },
-    /// The connection is closed.
-    #[error("connection closed{}", reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default())]
+    /// The connection is closed: by us (`close`), cleanly, or because writing failed (the
+    /// socket's error is the source).
+    #[error("connection closed{}{}", during.map(|d| format!(": {d}")).unwrap_or_default(), source.as_ref().map(|e| format!(": {e}")).unwrap_or_default())]
     Closed {
-        /// Why, if known.
-        reason: Option<String>,
+        /// What was going on: `closing` (closed by us), `writing to peer`, `shutting down`.
+        during: Option<&'static str>,
+        /// The socket's error, if one ended the connection.
+        #[source]
+        source: Option<std::sync::Arc<io::Error>>,
     },
 }
 
