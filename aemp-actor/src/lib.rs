@@ -56,9 +56,9 @@ mod wire;
 
 pub use aemp_transport::{msg, Framing, Value};
 pub use builder::{Defaults, NodeBuilder, DEFAULT_CONNECT_INTERVAL};
-pub use error::{format_reason, BoxError, Error};
+pub use error::{format_reason, BoxError, DialError, Error};
 pub use global::{DbEvent, DbMonGuard, DbRegGuard, DbWatch, GLOBALS, LISTENERS};
-pub use link::{DialError, Heartbeat, NodeEvent, NodeEvents, NodesGuard};
+pub use link::{Heartbeat, NodeEvent, NodeEvents, NodesGuard};
 pub use node::ctx::{CallCtx, Ctx, HandlerOutcome};
 pub use node::{Call, Node};
 pub use port::monitor::{MonGuard, Monitor};

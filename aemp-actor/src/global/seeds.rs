@@ -6,7 +6,8 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::Global;
-use crate::link::{DialError, NodeEvent};
+use crate::error::DialError;
+use crate::link::NodeEvent;
 use crate::sync::lock;
 
 /// AnyEvent::MP 2.x's seed retry: (1 + rand) × `base` s (then doubling up to

@@ -9,51 +9,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 use super::{Links, Peer, PeerState};
+use crate::error::DialError;
 use crate::sync::lock;
-
-/// Why a connection to an address could not be made.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum DialError {
-    /// The connection or its handshake failed.
-    #[error("{source}")]
-    Transport {
-        /// The address dialled.
-        addr: String,
-        /// What the transport said (shared with the callers that joined the dial).
-        #[source]
-        source: Arc<aemp_transport::Error>,
-    },
-    /// The node at the address is this node.
-    #[error("{addr} is this node itself")]
-    Myself {
-        /// The address dialled.
-        addr: String,
-    },
-    /// The node answered that it is connected (or connecting) to us already, but that
-    /// connection did not come up in time.
-    #[error("cannot connect to {addr}: {node} did not come up")]
-    NotUp {
-        /// The address dialled.
-        addr: String,
-        /// The node that answered.
-        node: String,
-    },
-    /// The node is shutting down.
-    #[error("the node is shutting down")]
-    Shutdown,
-}
-
-impl DialError {
-    /// Whether the peer hung up after our greeting: its handshake hook refused us (it is
-    /// connected to us already, or its own dial to us wins).
-    pub fn refused_by_peer(&self) -> bool {
-        matches!(self, DialError::Transport { source, .. } if matches!(
-            **source,
-            aemp_transport::Error::ClosedDuringHandshake { during: "auth line" }
-        ))
-    }
-}
 
 /// How a connection came about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -24,12 +24,12 @@ use std::time::Duration;
 use aemp_transport::Value;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::error::DialError;
 use crate::port::monitor::{Action, Monitors};
 use crate::sync::bus::{Bus, Sub};
 use crate::sync::serial::Backpressure;
 use crate::sync::{lock, rlock, wlock};
 
-pub use dial::DialError;
 pub(crate) use dial::Origin;
 pub use events::{NodeEvent, NodeEvents, NodesGuard};
 pub use running::Heartbeat;

@@ -14,7 +14,7 @@ use aemp_transport::Value;
 use crate::global::Global;
 use crate::link::{LinkHost, LinkSettings, Links};
 use crate::port::monitor::{Action, MonGuard, MonitorIds, Monitors, Unmonitor};
-use crate::port::{Host, Port, PortTable, Sink};
+use crate::port::{Port, PortTable, Sink};
 use crate::port_id::split;
 use crate::sync::run_user;
 use crate::sync::serial::Backpressure;
@@ -112,6 +112,11 @@ impl NodeInner {
                 id,
             }
         })
+    }
+
+    /// This node, strongly (for a task it starts); `None` while it is being dropped.
+    pub(super) fn strong(&self) -> Option<Arc<NodeInner>> {
+        self.me.upgrade()
     }
 
     pub(super) fn weak(self: &Arc<Self>) -> WeakNode {
@@ -259,14 +264,6 @@ impl NodeInner {
     /// Creates a port with `sink`, named `name` (generated when `None`).
     pub(super) fn create_port(&self, name: Option<String>, sink: impl Sink) -> Option<Arc<Port>> {
         self.ports.create(name, sink)
-    }
-}
-
-impl Host for NodeInner {
-    fn spawn_drain(&self, port: Arc<Port>) {
-        if let Some(node) = self.me.upgrade() {
-            self.runtime.spawn(super::sink::drain(port, node));
-        }
     }
 }
 

@@ -30,7 +30,7 @@ use crate::port::monitor::{Action, MonGuard, Monitor};
 use crate::port::{Port, Sink};
 use crate::port_id::split;
 use crate::sync::bus::Sub;
-use crate::sync::{lock, run_user};
+use crate::sync::{lock, run_fallible};
 use crate::{wire, Error, PortId};
 use ctx::{boxed, BoxHandler, BoxStart, Ctx, HandlerOutcome};
 use inner::{NodeInner, NodePort, Parts};
@@ -450,7 +450,7 @@ impl Node {
     pub(crate) fn spawned_port_now(&self, name: String, init: BoxStart) -> Option<PortId> {
         let port = self.handler_port(Some(name), None)?;
         let ctx = Ctx::new(self, &port.id);
-        if let Err(e) = run_user(|| init(&ctx)).and_then(|r| r) {
+        if let Err(e) = run_fallible(|| init(&ctx)) {
             tracing::debug!(port = %port.id, error = %e, "init function failed");
             self.inner.kill_local(port.id.name(), wire::die(e));
         }

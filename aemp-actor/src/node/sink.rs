@@ -13,7 +13,7 @@ use super::inner::{Node, NodeInner};
 use crate::port::handler::Handlers;
 use crate::port::mailbox::{Mailbox, Pushed};
 use crate::port::{Host, Port, Sink};
-use crate::sync::{hand_to_idle_worker, lock, run_user};
+use crate::sync::{hand_to_idle_worker, lock, run_fallible};
 use crate::wire;
 
 /// A port with handlers (`rcv`), run one message at a time on a task of its own.
@@ -39,7 +39,7 @@ impl HandlerSink {
     /// Runs the init function of a spawned port.
     fn run_start(&self, node: &Node, port: &Port, start: BoxStart) {
         let ctx = Ctx::new(node, &port.id);
-        if let Err(e) = run_user(|| start(&ctx)).and_then(|r| r) {
+        if let Err(e) = run_fallible(|| start(&ctx)) {
             tracing::debug!(port = %port.id, error = %e, "init function failed");
             node.inner.kill_local(port.id.name(), wire::die(e));
         }
@@ -57,11 +57,10 @@ impl HandlerSink {
             msg.remove(0);
         }
         let ctx = Ctx::new(node, &port.id);
-        let outcome = run_user(|| {
+        let outcome = run_fallible(|| {
             let mut f = lock(&cell);
             f(&ctx, msg)
-        })
-        .and_then(|r| r);
+        });
         if let Err(error) = outcome {
             tracing::debug!(port = %port.id, error = %error, "handler failed, killing its port");
             node.inner.kill_local(port.id.name(), wire::die(error));
@@ -86,6 +85,15 @@ impl Sink for HandlerSink {
     }
 }
 
+/// The node runs a handler port's drain on a task of its own.
+impl Host for NodeInner {
+    fn spawn_drain(&self, port: Arc<Port>) {
+        if let Some(node) = self.strong() {
+            self.runtime().spawn(drain(port, node));
+        }
+    }
+}
+
 /// Runs a spawned port's init function on the port's own task, before any message.
 pub(crate) fn start(port: &Arc<Port>, node: Arc<NodeInner>) {
     if let Some(sink) = port.sink().as_any().downcast_ref::<HandlerSink>() {
@@ -96,7 +104,7 @@ pub(crate) fn start(port: &Arc<Port>, node: Arc<NodeInner>) {
 }
 
 /// Drains a port's mailbox until it is empty; then the port is idle again.
-pub(super) async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
+async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
     let node = Node { inner };
     let Some(sink) = port.sink().as_any().downcast_ref::<HandlerSink>() else {
         return;

@@ -10,7 +10,7 @@ use crate::global::wire::{GRequest, WireError};
 use crate::node::ctx::CallCtx;
 use crate::node::inner::NodePort;
 use crate::node::{Node, WeakNode};
-use crate::sync::run_user;
+use crate::sync::run_fallible;
 use crate::sync::serial::{Backpressure, Serial};
 use crate::wire::{text, BUILTIN_REQUESTS, SPAWN};
 
@@ -242,7 +242,7 @@ fn run(node: &Node, registry: &Registry, src: &str, job: Job) {
         Job::Function { name, args } => match registry.functions.get(&name) {
             Some(f) => {
                 let ctx = CallCtx::new(node, src);
-                let outcome = run_user(|| f(&ctx, args)).and_then(|r| r);
+                let outcome = run_fallible(|| f(&ctx, args));
                 if let Err(e) = outcome {
                     tracing::warn!(node = src, function = name, error = %e, "node-port function failed");
                 }

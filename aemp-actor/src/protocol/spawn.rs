@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use crate::error::BoxError;
 use crate::node::ctx::{BoxStart, CallCtx, Ctx};
 use crate::node::Node;
-use crate::sync::run_user;
+use crate::sync::run_fallible;
 use crate::sync::serial::Backpressure;
 use crate::wire;
 
@@ -69,7 +69,7 @@ pub(crate) fn spawn_here(
             } else {
                 let (done, finished) = oneshot::channel::<()>();
                 let start: BoxStart = Box::new(move |ctx| {
-                    let outcome = run_user(|| f(ctx, args)).and_then(|r| r);
+                    let outcome = run_fallible(|| f(ctx, args));
                     if let Err(e) = outcome {
                         tracing::debug!(port = %ctx.port(), error = %e, "init function failed");
                         let _ = ctx.node().kil(ctx.port(), wire::die(e));

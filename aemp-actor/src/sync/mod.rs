@@ -8,8 +8,6 @@ pub(crate) mod serial;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::error::BoxError;
-
 /// Locks `m`. No lock is held while user code runs, so a poisoned lock (a panic in kernel
 /// code between two consistent states cannot happen) still holds consistent data.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -26,11 +24,20 @@ pub(crate) fn wlock<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Runs user code `f`; a panic becomes `Err` with the panic's text. The one place the kernel
-/// catches panics of synchronous user code (handlers, node-port functions, spawn inits,
-/// callbacks).
-pub(crate) fn run_user<T>(f: impl FnOnce() -> T) -> Result<T, BoxError> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| panic_text(p).into())
+/// User code panicked; the text is the panic's message.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Panicked(String);
+
+/// Runs user code `f`; a panic becomes `Err`. The one place the kernel catches panics of
+/// synchronous user code (handlers, node-port functions, spawn inits, callbacks).
+pub(crate) fn run_user<T>(f: impl FnOnce() -> T) -> Result<T, Panicked> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| Panicked(panic_text(p)))
+}
+
+/// Runs fallible user code `f`: its error, or its panic as an error.
+pub(crate) fn run_fallible<T, E: From<Panicked>>(f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    run_user(f).unwrap_or_else(|p| Err(p.into()))
 }
 
 /// The text of a panic payload.

@@ -424,7 +424,7 @@ async fn run<A: Actor>(
     mut rx: mpsc::Receiver<Envelope<A::Msg>>,
     mailbox: Arc<Mailbox<A::Msg>>,
 ) {
-    let mut actor = match crate::sync::run_user(init).and_then(|r| r) {
+    let mut actor = match crate::sync::run_fallible(init) {
         Ok(actor) => actor,
         Err(e) => {
             tracing::warn!(port = %ctx.me.id(), error = %e, "actor init failed");
