@@ -52,13 +52,20 @@ async fn a_slow_node_port_function_does_not_delay_other_ports_on_its_connection(
     // Same connection, right behind the blocked function: delivered all the same.
     client.snd(&target, msg!["while", "blocked"]).unwrap();
     assert_eq!(got.next().await, msg!["while", "blocked"]);
-    // And node-port requests of the kernel (monitors) are answered meanwhile too.
+    // Node-port requests keep their order: a monitor request behind the function is
+    // answered once the function returns.
     let ghost = PortId::new(server.id(), "ghost");
-    assert_eq!(
-        within("the kil0", client.monitor(&ghost)).await[0],
-        Value::from("no_such_port")
+    let mut monitor = client.monitor(&ghost);
+    let early = tokio::time::timeout(std::time::Duration::from_millis(200), &mut monitor).await;
+    assert!(
+        early.is_err(),
+        "answered before the function returned: {early:?}"
     );
     open.send(()).unwrap();
+    assert_eq!(
+        within("the kil0", monitor).await[0],
+        Value::from("no_such_port")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -159,4 +166,58 @@ async fn a_db_callback_may_drop_its_own_guard() {
         }
     }
     assert!(rx.try_recv().is_err(), "the callback was unsubscribed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_write_that_waited_behind_a_function_is_dropped_if_its_node_left() {
+    let (open, wait) = gate();
+    let (entered_tx, mut entered) = mpsc::unbounded_channel();
+    let (mark_tx, mut marked) = mpsc::unbounded_channel();
+    let addr = free_addr();
+    let global = builder("uc-late-global")
+        .bind(addr.clone())
+        .seed(addr.clone())
+        .function("slow", move |_ctx, _args| {
+            let _ = entered_tx.send(());
+            let _ = wait.lock().unwrap().recv();
+        })
+        .function("mark", move |_ctx, _args| {
+            let _ = mark_tx.send(());
+        })
+        .start()
+        .await
+        .unwrap();
+    let mut events = global.node_events();
+    let member = builder("uc-late-member").seed(addr).start().await.unwrap();
+    within("the member's master", async {
+        while member.master().is_none() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+
+    // The member's write waits on the global node's runner behind a slow function...
+    member.snd_to_func(global.id(), "slow", vec![]).unwrap();
+    within("the function to start", entered.recv()).await;
+    member.db_set("uc-late", "key", Value::from(1));
+    // ...while the member leaves, and the global node forgets what it contributed.
+    member.shutdown().await;
+    within("the member's down event", async {
+        while let Some(e) = events.recv().await {
+            if matches!(&e, NodeEvent::Down(n, _) if n == "uc-late-member") {
+                return;
+            }
+        }
+    })
+    .await;
+    open.send(()).unwrap();
+    // The runner is in order: once `mark` ran, the late write was handled (and dropped).
+    global.snd_to_func(global.id(), "mark", vec![]).unwrap();
+    within("the mark", marked.recv()).await;
+    assert!(
+        global.db_family("uc-late").await.is_empty(),
+        "a write of a node that left came back"
+    );
+    let listeners = global.db_family(aemp_actor::LISTENERS).await;
+    assert!(!listeners.contains_key("uc-late-member"), "{listeners:?}");
 }

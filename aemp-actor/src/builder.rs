@@ -218,8 +218,10 @@ impl NodeBuilder {
         self
     }
 
-    /// Takes every setting this builder leaves unset from `defaults`, now. Explicit builder
-    /// calls made later still win.
+    /// Takes every setting this builder leaves unset from `defaults`, now. A later call of a
+    /// single setting (`secret`, `node_id`, ...) replaces the default; a later `bind` or
+    /// `seed` adds to the defaults' lists. (To have explicit calls win whatever their order,
+    /// use [`NodeBuilder::defaults_from`].)
     ///
     /// ```
     /// use aemp_actor::{Defaults, Node};

@@ -10,7 +10,7 @@ use super::db::Family;
 use super::state::Effects;
 use super::wire::{keys_value, set_value};
 use super::Global;
-use crate::sync::bus::Sub;
+use crate::sync::bus::{Stage, Sub};
 use crate::wire::request;
 
 impl Global {
@@ -56,13 +56,11 @@ impl Global {
     }
 
     /// Subscribes to a family: the first event (to this subscriber only) holds its contents.
-    /// Subscribes to a family: the first event (to this subscriber only) holds its contents.
+    /// Subscribing and unsubscribing happen under the state lock, so that the family's
+    /// mirror (and the master's `g_mon1`/`g_mon0`) follow whether anyone subscribes.
     pub(crate) fn db_subscribe(self: &Arc<Self>, family: &str, sub: Sub<DbEvent>) -> DbMonGuard {
-        // Inactive until its first event, which comes from the snapshot taken below (or the
-        // master's), in order with every change after it.
-        let id = self.bus.subscribe(family.to_owned(), sub, false);
         let mut out = Vec::new();
-        {
+        let id = {
             let mut st = self.state();
             let snapshot = if st.is_global {
                 Some(st.merged_family(family))
@@ -75,6 +73,14 @@ impl Global {
                 }
                 None
             };
+            // Its first event is its own snapshot (taken now, in order with every change
+            // after it), or the master's when that arrives.
+            let stage = if snapshot.is_some() {
+                Stage::AwaitOwn
+            } else {
+                Stage::AwaitShared
+            };
+            let id = self.bus.subscribe(family.to_owned(), sub, stage);
             if let Some(entries) = snapshot {
                 let _ = self.notices.send(Notice::Initial {
                     family: family.to_owned(),
@@ -82,27 +88,31 @@ impl Global {
                     id,
                 });
             }
-        }
+            id
+        };
         self.send_all(out);
         DbMonGuard::new(Arc::downgrade(self), family.to_owned(), id)
     }
 
+    /// Ends subscription `id`; the family's last one ends its mirror (`g_mon0`).
     pub(crate) fn db_unsubscribe(self: &Arc<Self>, family: &str, id: u64) {
-        if self.bus.unsubscribe(id) {
+        let out = {
+            let mut st = self.state();
+            self.bus.unsubscribe(id);
+            if self.bus.has_key(&family.to_owned()) {
+                return;
+            }
             let _ = self.notices.send(Notice::Forget {
                 family: family.to_owned(),
             });
-            let out = {
-                let mut st = self.state();
-                st.mirrors.remove(family);
-                match st.master.clone() {
-                    Some(m) if !st.is_global => {
-                        vec![(m, request("g_mon0", vec![Value::from(family)]))]
-                    }
-                    _ => vec![],
+            let mirrored = st.mirrors.remove(family).is_some();
+            match st.master.clone() {
+                Some(m) if mirrored && !st.is_global => {
+                    vec![(m, request("g_mon0", vec![Value::from(family)]))]
                 }
-            };
-            self.send_all(out);
-        }
+                _ => vec![],
+            }
+        };
+        self.send_all(out);
     }
 }

@@ -69,7 +69,7 @@ pub(super) async fn dispatch(mut rx: mpsc::UnboundedReceiver<Notice>, bus: Arc<D
             }
             Notice::Snapshot { family } => {
                 let entries = seen.get(&family).cloned().unwrap_or_default();
-                bus.publish_inactive(&family, &initial(family.clone(), entries));
+                bus.publish_to_waiting(&family, &initial(family.clone(), entries));
             }
             Notice::Initial {
                 family,
@@ -153,8 +153,10 @@ impl Drop for DbMonGuard {
 /// A stream of [`DbEvent`]s of one family (from `Node::db_watch`); dropping it ends the
 /// subscription.
 pub struct DbWatch {
-    rx: mpsc::UnboundedReceiver<DbEvent>,
+    // The guard first: dropped before the receiver, it ends the subscription while the
+    // channel is still open (so the family's last subscriber is seen to leave).
     guard: DbMonGuard,
+    rx: mpsc::UnboundedReceiver<DbEvent>,
 }
 
 impl DbWatch {

@@ -159,6 +159,14 @@ impl Global {
         }
     }
 
+    /// Whether `src` is this node or connected now. Checked under the state lock by every
+    /// request that records what a node contributes: a request that waited on the node
+    /// port's runner while its sender went down must not bring the sender's part back after
+    /// `global_node_down` removed it (that runs under the same lock, after the link is gone).
+    fn connected(&self, src: &str) -> bool {
+        src == &*self.id || self.links.is_up(src) == Some(true)
+    }
+
     fn seed_nodes(&self) -> Vec<String> {
         lock(&self.seed_ids).iter().flatten().cloned().collect()
     }

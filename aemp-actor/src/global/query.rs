@@ -45,6 +45,9 @@ impl Global {
             GRequest::Mon1(family) => {
                 let snapshot = {
                     let mut st = self.state();
+                    if !self.connected(src) {
+                        return;
+                    }
                     st.watchers
                         .entry(family.clone())
                         .or_default()

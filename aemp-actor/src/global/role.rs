@@ -180,6 +180,9 @@ impl Global {
         };
         {
             let mut st = self.state();
+            if !self.connected(src) {
+                return;
+            }
             st.slaves.insert(src.to_owned());
             let mut fx = Effects::default();
             for (family, d) in st.domain.replace(src, Some(db)) {
@@ -192,6 +195,9 @@ impl Global {
     fn g_global(self: &Arc<Self>, src: &str) {
         let out = {
             let mut st = self.state();
+            if !self.connected(src) {
+                return;
+            }
             st.globals.insert(src.to_owned());
             if !st.is_global {
                 return;
@@ -210,7 +216,7 @@ impl Global {
     fn g_set(self: &Arc<Self>, src: &str, db: Db) {
         {
             let mut st = self.state();
-            if !st.is_global {
+            if !st.is_global || !self.connected(src) {
                 return;
             }
             st.globals.insert(src.to_owned());
@@ -233,7 +239,7 @@ impl Global {
     ) {
         {
             let mut st = self.state();
-            if !st.is_global {
+            if !st.is_global || !self.connected(src) {
                 return;
             }
             let mut fx = Effects::default();

@@ -26,8 +26,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::DialError;
 use crate::port::monitor::{Action, Monitors};
-use crate::sync::bus::{Bus, Sub};
-use crate::sync::serial::Backpressure;
+use crate::sync::bus::{Bus, Stage, Sub};
+use crate::sync::serial::Wait;
 use crate::sync::{lock, rlock, wlock};
 
 pub(crate) use dial::Origin;
@@ -38,7 +38,7 @@ use running::Link;
 /// What the links need of the node.
 pub(crate) trait LinkHost: Send + Sync + 'static {
     /// A message arrived from `src` (port name first). `Some`: wait before reading more.
-    fn received(&self, src: &Arc<str>, msg: Vec<Value>) -> Option<Backpressure>;
+    fn received(&self, src: &Arc<str>, msg: Vec<Value>) -> Option<Wait>;
     /// Monitors fire with `reason` (their node was lost, or told us with `kil0`).
     fn fire(&self, monitors: Monitors, reason: &[Value]);
     /// `node` is gone: it no longer monitors our ports `ports`.
@@ -200,7 +200,7 @@ impl Links {
 
     /// Subscribes to node up and down events.
     pub(crate) fn subscribe(&self, sub: Sub<NodeEvent>) -> NodesGuard {
-        let id = self.bus.subscribe((), sub, true);
+        let id = self.bus.subscribe((), sub, Stage::Active);
         NodesGuard::new(Arc::downgrade(&self.bus), id)
     }
 

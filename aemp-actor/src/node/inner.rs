@@ -17,13 +17,13 @@ use crate::port::monitor::{Action, MonGuard, MonitorIds, Monitors, Unmonitor};
 use crate::port::{Port, PortTable, Sink};
 use crate::port_id::split;
 use crate::sync::run_user;
-use crate::sync::serial::Backpressure;
+use crate::sync::serial::Wait;
 use crate::{wire, Error, PortId};
 
 /// The node port: where requests to the bare node id go (`protocol::node_port`).
 pub(crate) trait NodePort: Send + Sync + 'static {
     /// A request from node `src`. `Some`: a reader should wait before reading more.
-    fn request(&self, src: &Arc<str>, msg: Vec<Value>) -> Option<Backpressure>;
+    fn request(&self, src: &Arc<str>, msg: Vec<Value>) -> Option<Wait>;
 }
 
 /// One node; see the module documentation.
@@ -131,7 +131,7 @@ impl NodeInner {
         let _ = self.node_port.set(port);
     }
 
-    fn node_request(&self, src: &Arc<str>, msg: Vec<Value>) -> Option<Backpressure> {
+    fn node_request(&self, src: &Arc<str>, msg: Vec<Value>) -> Option<Wait> {
         self.node_port.get()?.request(src, msg)
     }
 
@@ -281,7 +281,7 @@ impl Unmonitor for NodeInner {
 }
 
 impl LinkHost for NodeInner {
-    fn received(&self, src: &Arc<str>, mut msg: Vec<Value>) -> Option<Backpressure> {
+    fn received(&self, src: &Arc<str>, mut msg: Vec<Value>) -> Option<Wait> {
         let first = msg.first()?; // [] is a keepalive
         let Some(name) = first.as_str() else {
             let shown = Value::Array(msg);

@@ -30,10 +30,11 @@ use crate::port::monitor::{Action, MonGuard, Monitor};
 use crate::port::{Port, Sink};
 use crate::port_id::split;
 use crate::sync::bus::Sub;
-use crate::sync::{lock, run_fallible};
+use crate::sync::lock;
 use crate::{wire, Error, PortId};
 use ctx::{boxed, BoxHandler, BoxStart, Ctx, HandlerOutcome};
 use inner::{NodeInner, NodePort, Parts};
+pub(crate) use sink::Start;
 use sink::{HandlerSink, InlineSink};
 
 pub use cal::Call;
@@ -428,9 +429,11 @@ impl Node {
 
     /// Creates a port with handlers named `name` (generated when `None`); `start` runs on
     /// the port's task before its first message. `None` if the name is taken.
-    fn handler_port(&self, name: Option<String>, start: Option<BoxStart>) -> Option<Arc<Port>> {
+    fn handler_port(&self, name: Option<String>, start: Option<Start>) -> Option<Arc<Port>> {
         let has_start = start.is_some();
-        let port = self.inner.create_port(name, HandlerSink::new(start))?;
+        let port = self
+            .inner
+            .create_port(name, HandlerSink::new(start, false))?;
         if has_start {
             sink::start(&port, self.inner.clone());
         }
@@ -439,21 +442,20 @@ impl Node {
 
     /// A spawned port: created now (messages sent after the spawn request find it), its
     /// init function run on its own task first. `None` if the name is taken.
-    pub(crate) fn spawned_port(&self, name: String, start: BoxStart) -> Option<PortId> {
+    pub(crate) fn spawned_port(&self, name: String, start: Start) -> Option<PortId> {
         self.handler_port(Some(name), Some(start))
             .map(|p| p.id.clone())
     }
 
     /// A port spawned by this node on itself: created and its init function run now, in
     /// the caller's task (as AnyEvent::MP does; the caller is the user's code, not a
-    /// connection). `None` if the name is taken.
+    /// connection), while its messages wait. `None` if the name is taken.
     pub(crate) fn spawned_port_now(&self, name: String, init: BoxStart) -> Option<PortId> {
-        let port = self.handler_port(Some(name), None)?;
-        let ctx = Ctx::new(self, &port.id);
-        if let Err(e) = run_fallible(|| init(&ctx)) {
-            tracing::debug!(port = %port.id, error = %e, "init function failed");
-            self.inner.kill_local(port.id.name(), wire::die(e));
-        }
+        let port = self
+            .inner
+            .create_port(Some(name), HandlerSink::new(None, true))?;
+        sink::run_init(self, &port.id, init);
+        sink::release(&port, &self.inner);
         Some(port.id.clone())
     }
 

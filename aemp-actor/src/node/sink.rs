@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use aemp_transport::Value;
+use tokio::sync::oneshot;
 
 use super::ctx::{BoxHandler, BoxStart, Ctx};
 use super::inner::{Node, NodeInner};
@@ -15,18 +16,35 @@ use crate::port::mailbox::{Mailbox, Pushed};
 use crate::port::{Host, Port, Sink};
 use crate::sync::{hand_to_idle_worker, lock, run_fallible};
 use crate::wire;
+use crate::PortId;
+
+/// A spawned port's init function, and who waits for it to have run.
+pub(crate) struct Start {
+    pub(crate) init: BoxStart,
+    pub(crate) done: Option<oneshot::Sender<()>>,
+}
+
+/// Runs a spawned port's init function; a failure or panic kills the port with `die`.
+pub(super) fn run_init(node: &Node, port: &PortId, init: BoxStart) {
+    let ctx = Ctx::new(node, port);
+    if let Err(e) = run_fallible(|| init(&ctx)) {
+        tracing::debug!(port = %port, error = %e, "init function failed");
+        node.inner.kill_local(port.name(), wire::die(e));
+    }
+}
 
 /// A port with handlers (`rcv`), run one message at a time on a task of its own.
 pub(crate) struct HandlerSink {
-    mailbox: Mailbox<BoxStart>,
+    mailbox: Mailbox<Start>,
     handlers: Mutex<Handlers<BoxHandler>>,
 }
 
 impl HandlerSink {
-    /// A handler port; `start` (a spawned port's init function) runs before any message.
-    pub(crate) fn new(start: Option<BoxStart>) -> HandlerSink {
+    /// A handler port; `start` (a spawned port's init function) runs on its task before any
+    /// message. A `held` port runs no message until [`release`] (its init runs elsewhere).
+    pub(crate) fn new(start: Option<Start>, held: bool) -> HandlerSink {
         HandlerSink {
-            mailbox: Mailbox::new(start),
+            mailbox: Mailbox::new(start, held),
             handlers: Mutex::default(),
         }
     }
@@ -34,15 +52,6 @@ impl HandlerSink {
     /// Sets (or with `None` removes) the handler of `tag`, or the default handler.
     pub(crate) fn set_handler(&self, tag: Option<&str>, handler: Option<BoxHandler>) {
         lock(&self.handlers).set(tag, handler);
-    }
-
-    /// Runs the init function of a spawned port.
-    fn run_start(&self, node: &Node, port: &Port, start: BoxStart) {
-        let ctx = Ctx::new(node, &port.id);
-        if let Err(e) = run_fallible(|| start(&ctx)) {
-            tracing::debug!(port = %port.id, error = %e, "init function failed");
-            node.inner.kill_local(port.id.name(), wire::die(e));
-        }
     }
 
     /// Runs the handler for one message; a failure or panic kills the port with `die`.
@@ -94,6 +103,15 @@ impl Host for NodeInner {
     }
 }
 
+/// Ends the hold of a held handler port: its messages run from now on.
+pub(crate) fn release(port: &Arc<Port>, node: &NodeInner) {
+    if let Some(sink) = port.sink().as_any().downcast_ref::<HandlerSink>() {
+        if sink.mailbox.release() {
+            node.spawn_drain(port.clone());
+        }
+    }
+}
+
 /// Runs a spawned port's init function on the port's own task, before any message.
 pub(crate) fn start(port: &Arc<Port>, node: Arc<NodeInner>) {
     if let Some(sink) = port.sink().as_any().downcast_ref::<HandlerSink>() {
@@ -123,7 +141,10 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
         }
         yielded = false;
         if let Some(start) = first.take() {
-            sink.run_start(&node, &port, start);
+            run_init(&node, &port.id, start.init);
+            if let Some(done) = start.done {
+                let _ = done.send(());
+            }
         }
         for msg in batch.drain(..) {
             if port.is_dead() {

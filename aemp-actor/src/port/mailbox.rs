@@ -40,15 +40,24 @@ pub(crate) struct Mailbox<T> {
 }
 
 impl<T> Mailbox<T> {
-    /// A mailbox whose drain runs `first` before any message.
-    pub(crate) fn new(first: Option<T>) -> Mailbox<T> {
+    /// A mailbox whose drain runs `first` before any message. A `held` one queues messages
+    /// but starts no drain until [`Mailbox::release`] (its port's init runs elsewhere first).
+    pub(crate) fn new(first: Option<T>, held: bool) -> Mailbox<T> {
         Mailbox {
             queue: Mutex::new(Queue {
                 messages: VecDeque::new(),
-                running: false,
+                running: held,
                 first: first.map(Box::new),
             }),
         }
+    }
+
+    /// Ends the hold of a held mailbox; true if messages queued meanwhile (the caller starts
+    /// the drain).
+    pub(crate) fn release(&self) -> bool {
+        let mut q = lock(&self.queue);
+        q.running = !q.messages.is_empty();
+        q.running
     }
 
     /// Queues `msg`.

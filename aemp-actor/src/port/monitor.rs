@@ -22,7 +22,7 @@ pub(crate) type Monitors = Vec<(u64, Action)>;
 
 /// What a monitor does, once, when its port dies.
 pub(crate) enum Action {
-    /// Call user code with the reason (run off the firing task, in order).
+    /// Call user code with the reason (in the task that sees the death, see `docs/semantics.md`).
     Callback(Box<dyn FnOnce(Vec<Value>) + Send>),
     /// Kernel code to run at once (it must not block; `db_reg`'s cleanup).
     Internal(Cleanup),

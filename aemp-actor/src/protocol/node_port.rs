@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use aemp_transport::Value;
+use tokio::sync::oneshot;
 
 use super::spawn::{spawn_here, Registry};
 use crate::global::wire::{GRequest, WireError};
@@ -11,7 +12,7 @@ use crate::node::ctx::CallCtx;
 use crate::node::inner::NodePort;
 use crate::node::{Node, WeakNode};
 use crate::sync::run_fallible;
-use crate::sync::serial::{Backpressure, Serial};
+use crate::sync::serial::{Serial, Wait};
 use crate::wire::{text, BUILTIN_REQUESTS, SPAWN};
 
 /// How many node-port requests (functions, `g_*`) may wait for the node port's runner before
@@ -140,17 +141,19 @@ impl Request {
     }
 }
 
-/// Work for the node port's runner.
-enum Job {
-    Function { name: String, args: Vec<Value> },
-    Global(GRequest),
+/// A request queued on the node port's runner; `done` is told once it is done (for a spawn,
+/// once the port's init function has run too), when its reader waits for that.
+struct Job {
+    src: Arc<str>,
+    request: Request,
+    done: Option<oneshot::Sender<()>>,
 }
 
 /// The node port; see the module documentation of `protocol`.
 pub(crate) struct NodePortRunner {
     node: WeakNode,
     registry: Arc<Registry>,
-    runner: Arc<Serial<(Arc<str>, Job)>>,
+    runner: Arc<Serial<Job>>,
 }
 
 impl NodePortRunner {
@@ -160,10 +163,18 @@ impl NodePortRunner {
         runtime: tokio::runtime::Handle,
     ) -> NodePortRunner {
         let registry = Arc::new(registry);
-        let (weak, reg) = (node.clone(), registry.clone());
-        let runner = Serial::new(runtime, QUEUE_LIMIT, move |(src, job): (Arc<str>, Job)| {
-            if let Some(node) = weak.upgrade() {
-                run(&node, &reg, &src, job);
+        let (weak, reg, rt) = (node.clone(), registry.clone(), runtime.clone());
+        let runner = Serial::new(runtime, QUEUE_LIMIT, move |job: Job| {
+            let Some(node) = weak.upgrade() else { return };
+            let wait = execute(&node, &reg, &job.src, job.request);
+            if let Some(done) = job.done {
+                match wait {
+                    Some(wait) => drop(rt.spawn(async move {
+                        wait.await;
+                        let _ = done.send(());
+                    })),
+                    None => drop(done.send(())),
+                }
             }
         });
         NodePortRunner {
@@ -175,7 +186,9 @@ impl NodePortRunner {
 }
 
 impl NodePort for NodePortRunner {
-    fn request(&self, src: &Arc<str>, msg: Vec<Value>) -> Option<Backpressure> {
+    /// Requests keep their order: those that run user code or database work go to the
+    /// runner, and so does every request while it is busy; the others are handled at once.
+    fn request(&self, src: &Arc<str>, msg: Vec<Value>) -> Option<Wait> {
         let request = match Request::parse(msg) {
             Ok(r) => r,
             Err(e) => {
@@ -183,27 +196,43 @@ impl NodePort for NodePortRunner {
                 return None;
             }
         };
-        let job = match request {
-            Request::Function { name, args } => Job::Function { name, args },
-            Request::Global(g) => Job::Global(g),
-            Request::Spawn { name, init, args } => {
-                let node = self.node.upgrade()?;
-                return spawn_here(&node, &self.registry, src, name, &init, args);
+        let node = self.node.upgrade()?;
+        // This node's own requests come from user code, not a connection: only its
+        // functions wait for the runner.
+        let queued = matches!(request, Request::Function { .. } | Request::Global(_))
+            || (self.runner.is_busy() && **src != *node.id());
+        if !queued {
+            return execute(&node, &self.registry, src, request);
+        }
+        // What follows a spawn on its connection must find the port as its init left it.
+        let (done, finished) = match request {
+            Request::Spawn { .. } => {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Some(rx))
             }
-            other => {
-                let node = self.node.upgrade()?;
-                handle(&node, &self.registry, src, other);
-                return None;
-            }
+            _ => (None, None),
         };
-        self.runner.push((src.clone(), job))
+        let room = self.runner.push(Job {
+            src: src.clone(),
+            request,
+            done,
+        });
+        match finished {
+            Some(finished) => Some(Wait::until(async move {
+                if let Some(room) = room {
+                    room.await;
+                }
+                let _ = finished.await;
+            })),
+            None => room,
+        }
     }
 }
 
-/// A kernel request, handled at once and in order (no user code runs here).
-fn handle(node: &Node, registry: &Registry, src: &str, request: Request) {
+/// Does what `request` from `src` asks; a spawn hands back the wait for its init.
+fn execute(node: &Node, registry: &Registry, src: &str, request: Request) -> Option<Wait> {
     match request {
-        Request::Nothing | Request::Function { .. } | Request::Global(_) => {}
+        Request::Nothing => {}
         Request::Mon1(name) => node.monitored_by(src, &name),
         Request::Mon0(name) => node.unmonitored_by(src, &name),
         Request::Kil0 { port, reason } => node.remote_died(src, &port, &reason),
@@ -231,19 +260,14 @@ fn handle(node: &Node, registry: &Registry, src: &str, request: Request) {
             let found = node.registered(&name).map_or(Value::Null, Value::from);
             send_reply(node, src, reply, found);
         }
-        Request::Spawn { .. } => {}
-    }
-}
-
-/// A request that runs user code or database work, on the node port's runner.
-fn run(node: &Node, registry: &Registry, src: &str, job: Job) {
-    match job {
-        Job::Global(g) => node.global_request(src, g),
-        Job::Function { name, args } => match registry.functions.get(&name) {
+        Request::Spawn { name, init, args } => {
+            return spawn_here(node, registry, src, name, &init, args)
+        }
+        Request::Global(g) => node.global_request(src, g),
+        Request::Function { name, args } => match registry.functions.get(&name) {
             Some(f) => {
                 let ctx = CallCtx::new(node, src);
-                let outcome = run_fallible(|| f(&ctx, args));
-                if let Err(e) = outcome {
+                if let Err(e) = run_fallible(|| f(&ctx, args)) {
                     tracing::warn!(node = src, function = name, error = %e, "node-port function failed");
                 }
             }
@@ -254,6 +278,7 @@ fn run(node: &Node, registry: &Registry, src: &str, job: Job) {
             ),
         },
     }
+    None
 }
 
 /// Sends `result` to a reply spec `[port, extra...]`: the message is `[extra..., result]`.

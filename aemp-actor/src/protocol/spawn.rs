@@ -11,10 +11,8 @@ use tokio::sync::oneshot;
 
 use crate::error::BoxError;
 use crate::node::ctx::{BoxStart, CallCtx, Ctx};
-use crate::node::Node;
-use crate::sync::run_fallible;
-use crate::sync::serial::Backpressure;
-use crate::wire;
+use crate::node::{Node, Start};
+use crate::sync::serial::Wait;
 
 /// A function other nodes may call by name through the node port.
 pub(crate) type BoxFunction =
@@ -58,7 +56,7 @@ pub(crate) fn spawn_here(
     name: String,
     init: &str,
     args: Vec<Value>,
-) -> Option<Backpressure> {
+) -> Option<Wait> {
     let local = src == node.id();
     let (created, wait) = match registry.spawnables.get(init) {
         Some(Spawnable::Handlers(f)) => {
@@ -68,18 +66,13 @@ pub(crate) fn spawn_here(
                 (node.spawned_port_now(name.clone(), start).is_some(), None)
             } else {
                 let (done, finished) = oneshot::channel::<()>();
-                let start: BoxStart = Box::new(move |ctx| {
-                    let outcome = run_fallible(|| f(ctx, args));
-                    if let Err(e) = outcome {
-                        tracing::debug!(port = %ctx.port(), error = %e, "init function failed");
-                        let _ = ctx.node().kil(ctx.port(), wire::die(e));
-                    }
-                    let _ = done.send(());
-                    Ok(())
-                });
+                let start = Start {
+                    init: Box::new(move |ctx| f(ctx, args)),
+                    done: Some(done),
+                };
                 let created = node.spawned_port(name.clone(), start).is_some();
                 let wait = created.then(|| {
-                    Backpressure::until(async move {
+                    Wait::until(async move {
                         let _ = finished.await;
                     })
                 });
@@ -90,7 +83,7 @@ pub(crate) fn spawn_here(
             Ok(finished) => (
                 true,
                 (!local).then(|| {
-                    Backpressure::until(async move {
+                    Wait::until(async move {
                         let _ = finished.await;
                     })
                 }),

@@ -3,8 +3,9 @@
 //! Subscribers are callbacks or channels, each under a key (a database family; `()` for node
 //! events). Publishing copies the matching subscribers out under the lock and calls them after
 //! releasing it, so a callback may subscribe, unsubscribe or drop its own guard without
-//! deadlocking. A subscription may start inactive (it waits for its first snapshot) and is
-//! activated by the publisher.
+//! deadlocking (one consequence: a callback may run once more for an event being delivered
+//! while its guard is dropped on another thread). A subscription may start waiting for its
+//! first event (a snapshot) and is made active by the publisher.
 
 use std::sync::{Arc, Mutex};
 
@@ -45,10 +46,21 @@ impl<E: Clone> Sub<E> {
     }
 }
 
+/// Where a subscription stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// Gets every event published under its key.
+    Active,
+    /// Waits for its own first event ([`Bus::publish_to`]).
+    AwaitOwn,
+    /// Waits for the first event of all that wait under its key ([`Bus::publish_to_waiting`]).
+    AwaitShared,
+}
+
 struct Entry<K, E> {
     id: u64,
     key: K,
-    active: bool,
+    stage: Stage,
     sub: Sub<E>,
 }
 
@@ -66,15 +78,15 @@ impl<K, E> Default for Bus<K, E> {
 }
 
 impl<K: PartialEq + Clone, E: Clone> Bus<K, E> {
-    /// Adds a subscriber under `key`; an inactive one gets nothing until activated.
-    pub(crate) fn subscribe(&self, key: K, sub: Sub<E>, active: bool) -> u64 {
+    /// Adds a subscriber under `key`; one that waits gets nothing until its first event.
+    pub(crate) fn subscribe(&self, key: K, sub: Sub<E>, stage: Stage) -> u64 {
         let mut inner = lock(&self.inner);
         inner.0 += 1;
         let id = inner.0;
         inner.1.push(Entry {
             id,
             key,
-            active,
+            stage,
             sub,
         });
         id
@@ -92,31 +104,33 @@ impl<K: PartialEq + Clone, E: Clone> Bus<K, E> {
 
     /// Delivers `event` to the active subscribers of `key`.
     pub(crate) fn publish(&self, key: &K, event: &E) {
-        let subs = self.matching(|e| e.active && e.key == *key, false);
+        let subs = self.matching(|e| e.stage == Stage::Active && e.key == *key);
         self.deliver(subs, event);
     }
 
-    /// Delivers `event` to subscriber `id` only, and activates it.
+    /// Delivers `event` to subscriber `id`, if it waits for its own first event; it is
+    /// active from then on.
     pub(crate) fn publish_to(&self, id: u64, event: &E) {
-        let subs = self.matching(|e| e.id == id, true);
+        let subs = self.matching(|e| e.id == id && e.stage == Stage::AwaitOwn);
         self.deliver(subs, event);
     }
 
-    /// Delivers `event` to the inactive subscribers of `key`, and activates them.
-    pub(crate) fn publish_inactive(&self, key: &K, event: &E) {
-        let subs = self.matching(|e| !e.active && e.key == *key, true);
+    /// Delivers `event` to the subscribers of `key` that wait for a shared first event; they
+    /// are active from then on.
+    pub(crate) fn publish_to_waiting(&self, key: &K, event: &E) {
+        let subs = self.matching(|e| e.stage == Stage::AwaitShared && e.key == *key);
         self.deliver(subs, event);
     }
 
-    /// Copies out the subscribers `pick` chooses (activating them if asked), under the lock.
-    fn matching(&self, pick: impl Fn(&Entry<K, E>) -> bool, activate: bool) -> Vec<(u64, Sub<E>)> {
+    /// Copies out the subscribers `pick` chooses (and makes them active), under the lock.
+    fn matching(&self, pick: impl Fn(&Entry<K, E>) -> bool) -> Vec<(u64, Sub<E>)> {
         let mut inner = lock(&self.inner);
         inner
             .1
             .iter_mut()
             .filter(|e| pick(e))
             .map(|e| {
-                e.active |= activate;
+                e.stage = Stage::Active;
                 (e.id, e.sub.clone())
             })
             .collect()

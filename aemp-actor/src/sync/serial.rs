@@ -1,10 +1,11 @@
-//! [`Serial`]: jobs run one at a time, in the order queued, on a task of their own.
+//! [`Serial`]: jobs run one at a time, in the order queued, on a task of their own; and
+//! [`Wait`], what a connection's reader awaits before it reads more.
 //!
-//! The node port's requests and monitor callbacks run here, never in the task that queued
-//! them (a connection's reader, a handler). Like a port's mailbox, an idle runner costs no
-//! task. The queue is bounded: past its limit, [`Serial::push`] hands back a [`Backpressure`]
-//! that the queuing reader awaits before it reads more from its connection, so a flood slows
-//! its sender down and nothing is dropped.
+//! The node port's requests that run user code or database work run here, never in the task
+//! that queued them (a connection's reader). Like a port's mailbox, an idle runner costs no
+//! task. The queue is bounded: past its limit, [`Serial::push`] hands back a [`Wait`] that
+//! the queuing reader awaits before it reads more from its connection, so a flood slows its
+//! sender down and nothing is dropped. A job that panics is logged; the runner goes on.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -56,7 +57,7 @@ impl<J: Send + 'static> Serial<J> {
 
     /// Queues `job`. `Some` when the queue has reached its limit: the caller should await it
     /// before queuing more (the job itself is queued either way).
-    pub(crate) fn push(self: &Arc<Self>, job: J) -> Option<Backpressure> {
+    pub(crate) fn push(self: &Arc<Self>, job: J) -> Option<Wait> {
         let mut q = lock(&self.queue);
         q.jobs.push_back(job);
         if !q.running {
@@ -64,7 +65,13 @@ impl<J: Send + 'static> Serial<J> {
             let me = self.clone();
             self.runtime.spawn(async move { me.drain().await });
         }
-        (q.jobs.len() >= self.limit).then(|| Backpressure::new(self.clone()))
+        (q.jobs.len() >= self.limit).then(|| Wait::new(self.clone()))
+    }
+
+    /// Whether jobs are queued or running (a request that must keep its order behind them
+    /// is queued too).
+    pub(crate) fn is_busy(&self) -> bool {
+        lock(&self.queue).running
     }
 
     fn below_half(&self) -> bool {
@@ -89,31 +96,34 @@ impl<J: Send + 'static> Serial<J> {
                 }
             }
             for job in batch.drain(..) {
-                (self.run)(job);
+                if let Err(p) = super::run_user(|| (self.run)(job)) {
+                    tracing::error!(panic = %p, "a node-port job panicked");
+                }
             }
             tokio::task::yield_now().await;
         }
     }
 }
 
-/// Resolves once a full [`Serial`] queue has drained below half its limit.
-#[must_use = "backpressure does nothing unless awaited"]
-pub(crate) struct Backpressure(Pin<Box<dyn Future<Output = ()> + Send>>);
+/// What a connection's reader awaits before it reads more: room in a full [`Serial`] queue
+/// (below half its limit), or work that must be done first (a spawned port's init).
+#[must_use = "a wait does nothing unless awaited"]
+pub(crate) struct Wait(Pin<Box<dyn Future<Output = ()> + Send>>);
 
-impl Backpressure {
+impl Wait {
     /// Waits for `f` (a spawned port's init function to finish, say).
-    pub(crate) fn until(f: impl Future<Output = ()> + Send + 'static) -> Backpressure {
-        Backpressure(Box::pin(f))
+    pub(crate) fn until(f: impl Future<Output = ()> + Send + 'static) -> Wait {
+        Wait(Box::pin(f))
     }
 
-    fn new<J: Send + 'static>(serial: Arc<Serial<J>>) -> Backpressure {
-        Backpressure(Box::pin(async move {
+    fn new<J: Send + 'static>(serial: Arc<Serial<J>>) -> Wait {
+        Wait(Box::pin(async move {
             super::until(&serial.room, || serial.below_half()).await
         }))
     }
 }
 
-impl Future for Backpressure {
+impl Future for Wait {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         self.0.as_mut().poll(cx)

@@ -303,28 +303,24 @@ impl Node {
     pub fn tell<M: Message>(&self, to: &PortRef<M>, msg: M) -> Result<(), Error> {
         let id = to.id();
         if id.node() == self.id() {
-            if let Some(port) = self.local_port(id.name()) {
-                {
-                    if let Some(tx) = port
-                        .sink()
-                        .as_any()
-                        .downcast_ref::<mpsc::Sender<Envelope<M>>>()
-                    {
-                        return tx
-                            .try_send(Envelope {
-                                msg,
-                                reply: ReplyTo::None,
-                            })
-                            .map_err(|e| match e {
-                                mpsc::error::TrySendError::Full(_) => {
-                                    Error::MailboxFull(id.to_string())
-                                }
-                                mpsc::error::TrySendError::Closed(_) => Error::NoReply {
-                                    port: id.to_string(),
-                                },
-                            });
-                    }
-                }
+            let port = self.local_port(id.name());
+            let tx = port.as_ref().and_then(|p| {
+                p.sink()
+                    .as_any()
+                    .downcast_ref::<mpsc::Sender<Envelope<M>>>()
+            });
+            if let Some(tx) = tx {
+                return tx
+                    .try_send(Envelope {
+                        msg,
+                        reply: ReplyTo::None,
+                    })
+                    .map_err(|e| match e {
+                        mpsc::error::TrySendError::Full(_) => Error::MailboxFull(id.to_string()),
+                        mpsc::error::TrySendError::Closed(_) => Error::NoReply {
+                            port: id.to_string(),
+                        },
+                    });
             }
         }
         let values = msg.into_values().map_err(Error::Message)?;
