@@ -1,7 +1,7 @@
 //! Services compiled into the `aemp` binary: init functions that other nodes may spawn on an
 //! `aemp run` node, Perl nodes included.
 
-use aemp_actor::{msg, NodeBuilder, Value};
+use aemp_actor::{msg, NodeBuilder, PortId, Value};
 
 /// `aemp::echo`: a port that answers `[REPLYPORT, MSG...]` by sending `MSG...` to
 /// `REPLYPORT` (as the reference Perl node's `echo` port does).
@@ -11,7 +11,9 @@ pub const ECHO: &str = "aemp::echo";
 /// and answers `["report", REPLYPORT]` with `["count", N, IN_ORDER]`.
 pub const SEQUENCE: &str = "aemp::sequence";
 
-/// Registers the built-in services on a node builder.
+/// Registers the built-in services on a node builder. A malformed request never kills a
+/// service: it is answered with `["error", TEXT]` when it carries a reply port (as its last
+/// element), and logged otherwise.
 ///
 /// ```
 /// let builder = aemp::services::register(aemp::Node::builder());
@@ -22,41 +24,53 @@ pub fn register(builder: NodeBuilder) -> NodeBuilder {
         .spawnable(ECHO, |ctx, _args| {
             ctx.rcv_default(|ctx, mut msg| {
                 if msg.is_empty() {
-                    return Ok(());
+                    return;
                 }
                 let reply = msg.remove(0);
-                let reply = reply
-                    .to_text()
-                    .ok_or("echo: the first element must be a reply port")?
-                    .into_owned();
-                ctx.snd(reply, msg).map_err(|e| e.to_string())
+                let sent = match reply.to_text().map(|r| PortId::parse(&r)) {
+                    Some(Ok(port)) => ctx.snd(&port, msg).map_err(|e| e.to_string()),
+                    Some(Err(e)) => Err(e.to_string()),
+                    None => Err(format!("the first element must be a reply port, not {reply}")),
+                };
+                if let Err(e) = sent {
+                    tracing::warn!(port = %ctx.port(), error = %e, "echo: malformed request ignored");
+                }
             });
         })
         .spawnable(SEQUENCE, |ctx, _args| {
             let (mut count, mut in_order) = (0i64, true);
             ctx.rcv_default(move |ctx, msg| {
-                match msg.first().and_then(Value::as_str) {
+                let result = match msg.first().and_then(Value::as_str) {
                     Some("n") => {
                         in_order &= msg.get(1).and_then(Value::as_i64) == Some(count);
                         count += 1;
+                        Ok(())
                     }
-                    Some("report") => {
-                        let reply = msg
-                            .get(1)
-                            .and_then(Value::to_text)
-                            .ok_or("report: no reply port")?
-                            .into_owned();
-                        ctx.snd(reply, msg!["count", count, in_order])
-                            .map_err(|e| e.to_string())?;
-                    }
-                    _ => {
-                        return Err(format!(
-                            "sequence: unexpected message {}",
-                            Value::Array(msg)
-                        ))
-                    }
+                    Some("report") => match reply_port(msg.get(1)) {
+                        Some(reply) => ctx
+                            .snd(&reply, msg!["count", count, in_order])
+                            .map_err(|e| e.to_string()),
+                        None => Err("report: the second element must be a reply port".to_owned()),
+                    },
+                    _ => Err(format!("unexpected message {}", Value::Array(msg.clone()))),
+                };
+                if let Err(e) = result {
+                    answer_error(ctx, &msg, &format!("{SEQUENCE}: {e}"));
                 }
-                Ok::<(), String>(())
             });
         })
+}
+
+/// A value as a port id, if it is one.
+fn reply_port(v: Option<&Value>) -> Option<PortId> {
+    PortId::parse(&v?.to_text()?).ok()
+}
+
+/// Answers a malformed request with `["error", text]` at its reply port (its last element),
+/// if it has one; logs it in any case. The service goes on.
+fn answer_error(ctx: &aemp_actor::Ctx<'_>, msg: &[Value], text: &str) {
+    tracing::warn!(port = %ctx.port(), error = text, "malformed request");
+    if let Some(reply) = reply_port(msg.last()).filter(|p| !p.is_node_port()) {
+        let _ = ctx.snd(&reply, msg!["error", text]);
+    }
 }

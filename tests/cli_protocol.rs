@@ -292,6 +292,76 @@ async fn run_a_profile_and_snd_cal_mon_nodes_lookup_against_it() {
 }
 
 /// A port free on 127.0.0.1 (bound, read, released).
+#[tokio::test]
+async fn services_survive_malformed_requests_and_come_back_after_a_crash() {
+    let rc = Rc::new("svc");
+    rc.ok(&[
+        "setsecret",
+        "s3cr3t",
+        "profile",
+        "svc",
+        "setnodeid",
+        "cli-svc",
+        "setbinds",
+        "127.0.0.1:0",
+        "setservices",
+        "aemp::sequence",
+    ])
+    .await;
+    let node = rc.run(&["svc"]).await;
+    let addr = node.addr.clone();
+    let lookup = |name: &'static str| {
+        let rc = &rc;
+        let addr = addr.clone();
+        async move {
+            let found = rc
+                .ok(&["cal", "--seed", &addr, "cli-svc", "lookup", name])
+                .await;
+            found.trim_matches('"').to_owned()
+        }
+    };
+    let echo = lookup("echo").await;
+    assert!(echo.starts_with("cli-svc#"), "{echo}");
+
+    // Requests echo cannot answer: logged, the port stays.
+    for bad in ["5", "null", "{}", r##""#""##] {
+        let args = format!(r#"["snd", "--seed", "{addr}", "{echo}", {bad}]"#);
+        assert_eq!(rc.ok(&[&args]).await, "message sent successfully");
+    }
+    rc.fails(
+        &["mon", "--seed", &addr, "--timeout", "0.3", &echo],
+        "still alive after 0.3 s",
+    )
+    .await;
+    assert_eq!(lookup("echo").await, echo);
+    // A request the sequence does not know is answered with an error at its reply port.
+    let seq = lookup("aemp::sequence").await;
+    let answer = rc.ok(&["cal", "--seed", &addr, &seq, "bogus"]).await;
+    assert!(
+        answer.starts_with(r#""error","aemp::sequence: unexpected message"#),
+        "{answer}"
+    );
+    assert_eq!(
+        rc.ok(&["cal", "--seed", &addr, &seq, "report"]).await,
+        r#""count",0,true"#
+    );
+
+    // A service that dies anyway (killed here) comes back, registered again.
+    let name = echo.split_once('#').unwrap().1.to_owned();
+    assert_eq!(
+        rc.ok(&["snd", "--seed", &addr, "cli-svc", "kil1", &name, "crash"])
+            .await,
+        "message sent successfully"
+    );
+    let again = rc
+        .ok_until(
+            &["cal", "--seed", &addr, "cli-svc", "lookup", "echo"],
+            |out| out.starts_with("\"cli-svc#") && out.trim_matches('"') != echo,
+        )
+        .await;
+    assert_ne!(again.trim_matches('"'), echo);
+}
+
 fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()

@@ -208,3 +208,54 @@ async fn a_restarted_seed_comes_back_and_the_network_heals() {
     );
     assert_eq!(b.master().as_deref(), Some("heal-seed"));
 }
+
+/// A node that becomes global owes the globals it knows its domain, as 2.x's
+/// `g_global_connect` sends it: `g_global` first, then `g_set` (a 2.x global resets the
+/// sender's shard on `g_global` and waits for the `g_set`). The "global" here is a raw
+/// connection that speaks the 2.x messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_becomes_global_sends_the_globals_it_knows_its_g_set() {
+    let a = member("gs-a", &[]).await;
+    let a_addr = a.listen_addrs()[0].to_string();
+    let config = aemp::transport::Config::new("gs-perl-global")
+        .unwrap()
+        .secret("db secret");
+    let conn = aemp::transport::connect(a_addr.as_str(), &config)
+        .await
+        .unwrap();
+    let (tx, mut rx) = conn.split();
+    // A 2.x global announces itself on connect, then a slave asks `a` to be its master.
+    tx.send(&msg!["", "g_global"]).await.unwrap();
+    tx.send(&msg!["", "g_slave"]).await.unwrap();
+    let mut seen = Vec::new();
+    let set = within("a's g_set", async {
+        loop {
+            let m = rx.recv().await.unwrap().expect("a message from a");
+            let tag = m.get(1).and_then(Value::as_str).unwrap_or("").to_owned();
+            if tag == "g_set" {
+                return m;
+            }
+            seen.push(tag);
+        }
+    })
+    .await;
+    assert!(
+        seen.iter().any(|t| t == "g_global"),
+        "g_global before g_set: {seen:?}"
+    );
+    // Its domain: its listeners in 'l and itself in 'g.
+    let db = set[2].as_map().expect("g_set carries a map");
+    let family = |name: &str| {
+        db.iter()
+            .find(|(k, _)| k.as_str() == Some(name))
+            .and_then(|(_, v)| v.as_map())
+            .unwrap_or_else(|| panic!("family {name} in {db:?}"))
+    };
+    let listeners = family("'l");
+    assert!(
+        listeners.iter().any(|(k, v)| k.as_str() == Some("gs-a")
+            && *v == Value::Array(vec![Value::from(a_addr.as_str())])),
+        "{listeners:?}"
+    );
+    assert!(family("'g").iter().any(|(k, _)| k.as_str() == Some("gs-a")));
+}

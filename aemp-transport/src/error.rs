@@ -103,6 +103,19 @@ pub enum Error {
     /// The peer sent back exactly our own greeting.
     #[error("authentication error, echo attack?")]
     EchoAttack,
+    /// The peer's nonce equals ours: a replay of our own challenge, which the protocol says
+    /// an implementation must refuse.
+    #[error("the peer's nonce equals ours (a replay?): refused")]
+    SameNonce,
+    /// The peer's greeting names a node id that cannot be one (empty, or with `#`, `;` or a
+    /// line break).
+    #[error("the peer claims an invalid node id {node:?}: {reason}")]
+    InvalidNodeId {
+        /// The id it claimed.
+        node: String,
+        /// Why it cannot be one.
+        reason: String,
+    },
     /// None of the peer's acceptable auth methods is one we offer.
     #[error("{theirs}: no common auth type supported (we offer {ours})")]
     NoCommonAuth {

@@ -379,3 +379,32 @@ fn base64_decode_len(s: &str) -> usize {
         .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'));
     s.len() / 4 * 3
 }
+
+#[tokio::test]
+async fn node_ids_that_cannot_be_ids_are_refused() {
+    for id in ["evil#port", "#", ""] {
+        let (mut fake, ours) = Fake::start(config()).await;
+        let g1 = format!("aemp;1;{id};hmac_sha3_512;json");
+        let token = fake.hmac("sesame", &g1);
+        fake.send(&format!("{g1}\n{NONCE}\nhmac_sha3_512;{token};json\n"))
+            .await;
+        let err = ours.await.unwrap().unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidNodeId { node, .. } if node == id),
+            "{id:?}: {err:?}"
+        );
+        assert!(err.to_string().contains("invalid node id"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn a_peer_that_replays_our_nonce_is_refused() {
+    let (mut fake, ours) = Fake::start(config()).await;
+    let g1 = "aemp;1;other;hmac_sha3_512;json".to_owned();
+    let nonce = fake.ours.1.clone();
+    let token = hmac_sha3_512_hex(b"sesame", (&g1, &nonce), (&fake.ours.0, &fake.ours.1));
+    fake.send(&format!("{g1}\n{nonce}\nhmac_sha3_512;{token};json\n"))
+        .await;
+    let err = ours.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::SameNonce), "{err:?}");
+}

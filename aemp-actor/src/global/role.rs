@@ -72,12 +72,19 @@ impl Global {
                 let entries = st.merged_family(&family);
                 notices.push((family, entries, d));
             }
-            let out: Out = self
+            // As 2.x: `g_global` to every up node, then `g_global_connect` of the globals we
+            // know: our domain as `g_set` (a 2.x global resets our shard on our `g_global`
+            // and waits for it).
+            let mut out: Out = self
                 .links
                 .up_nodes()
                 .into_iter()
                 .map(|n| (n, request("g_global", vec![])))
                 .collect();
+            let domain = db::to_value(&st.domain.all());
+            for global in st.globals.iter().filter(|g| **g != *self.id) {
+                out.push((global.clone(), request("g_set", vec![domain.clone()])));
+            }
             // Emitted under the lock, in order with every later change.
             let families: Vec<String> = notices.iter().map(|(f, _, _)| f.clone()).collect();
             for (f, e, d) in notices {

@@ -9,7 +9,14 @@ use aemp_transport::{Connection, Receiver, Sender};
 
 use super::{outbox, Links, NodeEvent, Origin, Peer};
 
-/// The heartbeat between aemp nodes.
+/// The heartbeat between aemp nodes: by default an empty message every second on an idle
+/// link, and a link silent for 5 s (at least three of the peer's intervals) is lost.
+///
+/// ```
+/// use std::time::Duration;
+/// let hb = aemp_actor::Heartbeat::default();
+/// assert_eq!((hb.interval, hb.timeout), (Duration::from_secs(1), Duration::from_secs(5)));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Heartbeat {
     /// How often an idle link sends an empty message.
@@ -23,7 +30,7 @@ impl Default for Heartbeat {
     fn default() -> Self {
         Heartbeat {
             interval: Duration::from_secs(1),
-            timeout: Duration::from_secs(3),
+            timeout: Duration::from_secs(5),
         }
     }
 }

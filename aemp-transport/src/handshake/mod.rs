@@ -164,6 +164,16 @@ pub(crate) fn check_greeting(config: &Config, remote: &Greeting) -> Result<Strin
         });
     }
     if protocol == PROTOCOL {
+        if let Err(e) = crate::check_node_id(&remote.node_id) {
+            let reason = match e {
+                Error::Config { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            return Err(Error::InvalidNodeId {
+                node: truncate(&remote.node_id),
+                reason,
+            });
+        }
         if remote.node_id == config.node_id {
             return Err(Error::TalkingToMyself {
                 node: remote.node_id.clone(),
@@ -313,6 +323,11 @@ async fn run<S: Transportable>(
     let rg2 = reader.read_line("nonce line").await?;
     if lg1 == rg1 && lg2 == rg2 {
         return Err(Error::EchoAttack);
+    }
+    // The protocol document: a peer whose nonce equals ours must be refused (Perl's code
+    // only catches a fully echoed greeting, above).
+    if lg2 == rg2 {
+        return Err(Error::SameNonce);
     }
 
     let tls = config.tls.is_some() && remote.wants_tls();

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aemp::config::{bind_address, expand_node_id, nodename, seed_address, RcFile};
-use aemp::{services, Framing, Node, NodeEvent};
+use aemp::{services, Framing, Node, NodeEvent, Value};
 use clap::Args;
 
 /// The services compiled into this binary, which a profile's `services` may name.
@@ -112,18 +112,18 @@ impl Run {
             .start()
             .await
             .map_err(|e| e.to_string())?;
-        let echo = node
-            .spawn(node.id(), services::ECHO, vec![])
-            .map_err(|e| e.to_string())?;
-        node.register("echo", &echo);
-        // Network-wide too: the group of every aemp run node's echo port.
-        node.register_name(services::ECHO, &echo).detach();
+        // Every node runs an echo port, registered as `echo` and network-wide in the group
+        // of every aemp run node's echo port; and the profile's services. Each comes back
+        // when it dies.
+        keep_running(&node, services::ECHO, Vec::new(), "echo", true);
         for service in &services {
-            let port = node
-                .spawn(node.id(), &service.name, service.args.clone())
-                .map_err(|e| e.to_string())?;
-            node.register(&service.name, &port);
-            tracing::info!("service {} started as {port}", service.name);
+            keep_running(
+                &node,
+                &service.name,
+                service.args.clone(),
+                &service.name,
+                false,
+            );
         }
         let _events = node.mon_nodes(|event| match event {
             NodeEvent::Up(id) => tracing::info!("node {id} up"),
@@ -157,6 +157,42 @@ impl Run {
         node.shutdown().await;
         Ok(())
     }
+}
+
+/// Runs service `init` on the node, registered as `name` (and network-wide in the group
+/// `init` when `group`), and starts it again whenever it dies, after a pause that grows while
+/// it keeps dying at once (100 ms doubling to 5 s, reset once it lived a minute).
+fn keep_running(node: &Node, init: &str, args: Vec<Value>, name: &str, group: bool) {
+    let (node, init, name) = (node.clone(), init.to_owned(), name.to_owned());
+    tokio::spawn(async move {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let port = match node.spawn(node.id(), &init, args.clone()) {
+                Ok(port) => port,
+                Err(e) => {
+                    tracing::error!("service {init} cannot start: {e}");
+                    return;
+                }
+            };
+            let death = node.monitor(&port);
+            node.register(&name, &port);
+            if group {
+                node.register_name(&init, &port).detach();
+            }
+            tracing::info!("service {init} started as {port}");
+            let started = tokio::time::Instant::now();
+            let reason = death.await;
+            tracing::warn!(
+                "service {init} ({port}) died: {}; starting it again",
+                aemp::actor::format_reason(&reason)
+            );
+            if started.elapsed() > Duration::from_secs(60) {
+                pause = Duration::from_millis(100);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+        }
+    });
 }
 
 async fn wait_for_signal() -> Result<(), String> {
