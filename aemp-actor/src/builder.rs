@@ -78,6 +78,7 @@ pub struct NodeBuilder {
     auth_offer: Option<Vec<AuthMethod>>,
     auth_accept: Option<Vec<AuthMethod>>,
     monitor_timeout: Option<Duration>,
+    send_buffer_limit: Option<usize>,
     connect_interval: Option<Duration>,
     heartbeat: Option<Option<Heartbeat>>,
     registry: Registry,
@@ -146,7 +147,16 @@ impl NodeBuilder {
         self
     }
 
-    /// The handshake limit (default 30 s).
+    /// The send buffer of each connection, in bytes (default 8 MiB): past it, the node
+    /// reads no more from a peer until the peer has read what it was sent (see
+    /// `docs/semantics.md`, "A peer that does not read costs a bounded buffer").
+    pub fn send_buffer_limit(mut self, bytes: usize) -> Self {
+        self.send_buffer_limit = Some(bytes);
+        self
+    }
+
+    /// The handshake limit (default 30 s), and how long a write to a peer may make no
+    /// progress before its connection is given up.
     pub fn monitor_timeout(mut self, timeout: Duration) -> Self {
         self.monitor_timeout = Some(timeout);
         self
@@ -322,6 +332,9 @@ impl NodeBuilder {
         }
         if let Some(a) = self.auth_accept.take() {
             transport = transport.auth_accept(a)?;
+        }
+        if let Some(bytes) = self.send_buffer_limit {
+            transport = transport.send_buffer_limit(bytes);
         }
         if let Some(t) = self.monitor_timeout {
             transport = transport.monitor_timeout(t);

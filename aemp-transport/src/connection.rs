@@ -49,6 +49,8 @@ pub struct Connection {
     leftover: BytesMut,
     max_message_size: usize,
     send_buffer_limit: usize,
+    /// How long a write may make no progress before the connection is given up.
+    write_stall: std::time::Duration,
 }
 
 impl std::fmt::Debug for Connection {
@@ -73,6 +75,7 @@ impl Connection {
             leftover,
             max_message_size: config.max_message_size,
             send_buffer_limit: config.send_buffer_limit,
+            write_stall: config.monitor_timeout,
         }
     }
 
@@ -90,6 +93,7 @@ impl Connection {
             self.writer,
             Encoder::new(self.info.send_framing),
             self.send_buffer_limit,
+            self.write_stall,
         );
         let receiver = Receiver {
             reader: self.reader,
@@ -243,7 +247,12 @@ impl Shared {
 }
 
 impl Sender {
-    fn start(writer: BoxWrite, encoder: Encoder, limit: usize) -> Sender {
+    fn start(
+        writer: BoxWrite,
+        encoder: Encoder,
+        limit: usize,
+        stall: std::time::Duration,
+    ) -> Sender {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 buf: Vec::with_capacity(64 * 1024),
@@ -255,7 +264,7 @@ impl Sender {
             encoder,
             limit,
         });
-        tokio::spawn(write_loop(writer, shared.clone()));
+        tokio::spawn(write_loop(writer, shared.clone(), stall));
         Sender {
             handle: Arc::new(Handle { shared }),
         }
@@ -275,6 +284,32 @@ impl Sender {
     pub async fn send_to(&self, dest: &str, body: &[Value]) -> Result<(), Error> {
         self.send_with(|enc, out| enc.encode_message(dest, body, out))
             .await
+    }
+
+    /// Waits until the buffer is below its limit (at once if it is); an error if the
+    /// connection closed meanwhile. A reader whose replies pile up waits here before it reads
+    /// more: backpressure on a peer that does not read.
+    pub async fn room(&self) -> Result<(), Error> {
+        let shared = &self.handle.shared;
+        loop {
+            let room = shared.room.notified();
+            tokio::pin!(room);
+            {
+                let state = shared.lock();
+                Self::check_open(&state)?;
+                if state.buf.len() < shared.limit {
+                    return Ok(());
+                }
+                room.as_mut().enable();
+            }
+            room.await;
+        }
+    }
+
+    /// Whether the buffer has reached its limit.
+    pub fn is_full(&self) -> bool {
+        let shared = &self.handle.shared;
+        shared.lock().buf.len() >= shared.limit
     }
 
     /// Queues a whole message unless the buffer is full ([`Error::Full`]).
@@ -420,7 +455,31 @@ pub(crate) fn hand_to_idle_worker() {
     }
 }
 
-async fn write_loop(mut writer: BoxWrite, shared: Arc<Shared>) {
+/// Writes all of `buf`, giving up when one write makes no progress for `stall` (a peer that
+/// reads nothing; TCP alone would wait for ever).
+async fn write_all_within(
+    writer: &mut BoxWrite,
+    buf: &[u8],
+    stall: std::time::Duration,
+) -> std::io::Result<()> {
+    let mut at = 0;
+    while at < buf.len() {
+        match tokio::time::timeout(stall, writer.write(&buf[at..])).await {
+            Ok(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(Ok(n)) => at += n,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("the peer read nothing for {:.1} s", stall.as_secs_f64()),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn write_loop(mut writer: BoxWrite, shared: Arc<Shared>, stall: std::time::Duration) {
     let mut batch: Vec<u8> = Vec::with_capacity(64 * 1024);
     let fail = |during| {
         move |e| WriteFailure {
@@ -443,11 +502,18 @@ async fn write_loop(mut writer: BoxWrite, shared: Arc<Shared>) {
                 shared.wake_writer.notified().await;
                 continue;
             }
-            writer
-                .write_all(&batch)
+            write_all_within(&mut writer, &batch, stall)
                 .await
                 .map_err(fail("writing to peer"))?;
-            writer.flush().await.map_err(fail("writing to peer"))?;
+            match tokio::time::timeout(stall, writer.flush()).await {
+                Ok(r) => r.map_err(fail("writing to peer"))?,
+                Err(_) => {
+                    return Err(fail("writing to peer")(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "flushing made no progress",
+                    )))
+                }
+            }
             batch.clear();
             // Keep a burst's buffer, but give back memory after an outsized message.
             if batch.capacity() > 4 * shared.limit.max(64 * 1024) {

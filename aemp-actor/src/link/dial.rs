@@ -53,24 +53,24 @@ impl Links {
 
     async fn dial_once(self: &Arc<Self>, addr: &str) -> Result<String, DialError> {
         let config = self.dial_config();
-        let add = |peer: &Peer| {
-            let mut st = peer.state();
-            if !st.addresses.iter().any(|a| a == addr) {
-                st.addresses.insert(0, addr.to_owned());
-            }
+        let add = |id: &str| {
+            self.with_peer(id, |peer, st| {
+                if !st.addresses.iter().any(|a| a == addr) {
+                    st.addresses.insert(0, addr.to_owned());
+                }
+                peer.clone()
+            })
         };
         match aemp_transport::connect(addr, &config).await {
             Ok(conn) => {
                 let id = conn.info().node_id.clone();
-                let peer = self.peer(&id);
-                add(&peer);
+                let peer = add(&id);
                 self.register_link(&peer, conn, Origin::Explicit);
                 Ok(id)
             }
             Err(aemp_transport::Error::AlreadyConnected { node }) => {
                 // Up already, or its own connection to us is being made: wait for that.
-                let peer = self.peer(&node);
-                add(&peer);
+                let peer = add(&node);
                 match tokio::time::timeout(self.settings.connect_interval, peer.link_up()).await {
                     Ok(()) => Ok(node),
                     Err(_) => Err(DialError::NotUp {
@@ -96,10 +96,11 @@ impl Links {
             let Some(links) = links.upgrade() else {
                 return true;
             };
-            let peer = links.peer(id);
-            let st = peer.state();
             // Connected already, or the peer's own dial to us wins (the smaller id's dial).
-            st.link.is_some() || (st.inbound > 0 && id < &*links.id)
+            links.known_peer(id).is_some_and(|peer| {
+                let st = peer.state();
+                st.link.is_some() || (st.inbound > 0 && id < &*links.id)
+            })
         })
     }
 
@@ -112,16 +113,15 @@ impl Links {
             let Some(links) = links.upgrade() else {
                 return true;
             };
-            let peer = links.peer(id);
-            let mut st = peer.state();
-            // Connected already, or our own dial to it wins (we have the smaller id).
-            if st.link.is_some() || (st.dialing && &*links.id < id) {
-                return true;
-            }
-            st.inbound += 1;
-            drop(st);
-            *lock(&slot) = Some(peer);
-            false
+            links.with_peer(id, |peer, st| {
+                // Connected already, or our own dial to it wins (we have the smaller id).
+                if st.link.is_some() || (st.dialing && &*links.id < id) {
+                    return true;
+                }
+                st.inbound += 1;
+                *lock(&slot) = Some(peer.clone());
+                false
+            })
         });
         let result = aemp_transport::accept(stream, &config).await;
         let claimed = lock(&claimed).take();
@@ -149,8 +149,15 @@ impl Links {
             return;
         }
         st.dialing = true;
+        self.pending
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let (links, peer) = (self.clone(), peer.clone());
-        self.runtime.spawn(async move { links.dial(peer).await });
+        self.runtime.spawn(async move {
+            links.clone().dial(peer).await;
+            links
+                .pending
+                .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        });
     }
 
     /// Dials `peer` by id: its known addresses, else those the global database gives.
@@ -229,12 +236,12 @@ impl Links {
         if !queue.is_empty() || !monitors.is_empty() {
             tracing::debug!(node = %peer.id, reason = text, dropped = queue.len(), "cannot connect");
         }
-        if monitors.is_empty() {
-            return;
+        if !monitors.is_empty() {
+            if let Some(host) = self.host.upgrade() {
+                let reason = crate::wire::transport_error(&peer.id, text);
+                host.fire(monitors.into_values().flatten().collect(), &reason);
+            }
         }
-        if let Some(host) = self.host.upgrade() {
-            let reason = crate::wire::transport_error(&peer.id, text);
-            host.fire(monitors.into_values().flatten().collect(), &reason);
-        }
+        self.forget_if_unknown(peer);
     }
 }

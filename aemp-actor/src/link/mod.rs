@@ -82,7 +82,21 @@ pub(crate) struct PeerState {
     /// Our ports this node monitors.
     lmon: HashSet<String>,
     generation: u64,
+    /// A link to it was up once (a node we never reached, with no known address, is
+    /// forgotten when the attempt fails).
+    ever_up: bool,
+    /// Removed from the peer table: whoever holds it takes the table's entry anew.
+    forgotten: bool,
 }
+
+/// How many connection attempts may be under way at once. Messages (and monitors) for a node
+/// that would need one more are refused, with a warning (monitors fire with
+/// `transport_error`): a peer relaying to many unknown node ids cannot make this node keep
+/// state for each.
+pub(crate) const MAX_PENDING_DIALS: usize = 1024;
+
+/// The reason of a refused attempt.
+const TOO_MANY_DIALS: &str = "too many connections being made at once";
 
 impl Peer {
     fn new(id: Arc<str>) -> Peer {
@@ -121,6 +135,12 @@ pub(crate) struct Links {
     /// Dials under way, by address: the callers waiting for their outcome.
     dials: Mutex<HashMap<String, DialWaiters>>,
     shutting_down: AtomicBool,
+    /// Connection attempts under way (at most [`MAX_PENDING_DIALS`]).
+    pending: std::sync::atomic::AtomicUsize,
+    /// Messages refused for want of a connection attempt, and when that was last logged.
+    refused: std::sync::atomic::AtomicU64,
+    refused_logged: std::sync::atomic::AtomicU64,
+    started: std::time::Instant,
     /// Node events, in order, to the dispatcher task. Unbounded: one event per connection
     /// change, never per message.
     events: mpsc::UnboundedSender<NodeEvent>,
@@ -147,6 +167,10 @@ impl Links {
             peers: RwLock::default(),
             dials: Mutex::default(),
             shutting_down: AtomicBool::new(false),
+            pending: std::sync::atomic::AtomicUsize::new(0),
+            refused: std::sync::atomic::AtomicU64::new(0),
+            refused_logged: std::sync::atomic::AtomicU64::new(0),
+            started: std::time::Instant::now(),
             events,
             bus,
         }
@@ -169,6 +193,18 @@ impl Links {
             .entry(id.into())
             .or_insert_with_key(|k| Arc::new(Peer::new(k.clone())))
             .clone()
+    }
+
+    /// Runs `f` on the peer for `id` (created if unknown), locked; never on one that was
+    /// forgotten meanwhile.
+    fn with_peer<R>(&self, id: &str, f: impl FnOnce(&Arc<Peer>, &mut PeerState) -> R) -> R {
+        loop {
+            let peer = self.peer(id);
+            let mut st = peer.state();
+            if !st.forgotten {
+                return f(&peer, &mut st);
+            }
+        }
     }
 
     pub(crate) fn known_peer(&self, id: &str) -> Option<Arc<Peer>> {
@@ -195,7 +231,7 @@ impl Links {
 
     /// Sets the addresses of `node`, tried in turn when a message needs a connection.
     pub(crate) fn set_addresses(&self, node: &str, addrs: Vec<String>) {
-        self.peer(node).state().addresses = addrs;
+        self.with_peer(node, |_, st| st.addresses = addrs);
     }
 
     /// Subscribes to node up and down events.
@@ -219,45 +255,123 @@ impl Links {
         name: &str,
         body: Vec<Value>,
     ) -> Result<(), aemp_transport::Error> {
-        let peer = self.peer(node);
-        let mut st = peer.state();
-        if let Some(link) = &st.link {
-            return match outbox::put(&link.sender, name, &body) {
-                Ok(()) => Ok(()),
-                // The link is going down: its monitors fire, as for any message in flight.
-                Err(e) if e.is_fatal() => Ok(()),
-                Err(e) => Err(e),
-            };
+        let refused = self.with_peer(node, |peer, st| {
+            if let Some(link) = &st.link {
+                return match outbox::put(&link.sender, name, &body) {
+                    Ok(()) => Ok(None),
+                    // The link is going down: its monitors fire, as for any message in flight.
+                    Err(e) if e.is_fatal() => Ok(None),
+                    Err(e) => Err(e),
+                };
+            }
+            if self.must_refuse(st) {
+                return Ok(Some(peer.clone()));
+            }
+            st.queue.push((name.to_owned(), body));
+            self.ensure_dial(peer, st);
+            Ok(None)
+        })?;
+        if let Some(peer) = refused {
+            self.note_refused(node);
+            self.forget_if_unknown(&peer);
         }
-        st.queue.push((name.to_owned(), body));
-        self.ensure_dial(&peer, &mut st);
         Ok(())
+    }
+
+    /// Logs a refused attempt: the first, then at most one line a second with the count.
+    fn note_refused(&self, node: &str) {
+        let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = self.started.elapsed().as_secs();
+        let last = self.refused_logged.load(Ordering::Relaxed);
+        if (n == 1 || now > last)
+            && self
+                .refused_logged
+                .compare_exchange(
+                    last,
+                    now.max(last + 1),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            tracing::warn!(
+                node,
+                refused = n,
+                "{TOO_MANY_DIALS}: messages to nodes without a connection dropped"
+            );
+        }
+    }
+
+    /// Whether a node without a link would need a new connection attempt that the limit
+    /// refuses.
+    fn must_refuse(&self, st: &PeerState) -> bool {
+        st.link.is_none()
+            && !st.dialing
+            && st.inbound == 0
+            && self.pending.load(Ordering::Acquire) >= MAX_PENDING_DIALS
+    }
+
+    /// Forgets `peer` if nothing is kept for it: never reached, no known address, nothing
+    /// queued or monitored.
+    fn forget_if_unknown(&self, peer: &Arc<Peer>) {
+        let mut peers = wlock(&self.peers);
+        let mut st = peer.state();
+        let idle = st.link.is_none()
+            && !st.dialing
+            && st.inbound == 0
+            && !st.ever_up
+            && st.addresses.is_empty()
+            && st.queue.is_empty()
+            && st.monitors.is_empty()
+            && st.lmon.is_empty();
+        if idle && peers.get(&peer.id).is_some_and(|p| Arc::ptr_eq(p, peer)) {
+            st.forgotten = true;
+            peers.remove(&peer.id);
+        }
     }
 
     /// Adds our monitor `id` of port `name` on `node` (its node port when `name` is empty):
     /// the first monitor of a port sends `mon1`; a node we are not connected to is dialled,
-    /// so that one we cannot reach is reported.
-    pub(crate) fn monitor(self: &Arc<Self>, node: &str, name: &str, id: u64, action: Action) {
-        let peer = self.peer(node);
-        let mut st = peer.state();
-        let first = !st.monitors.contains_key(name);
-        st.monitors
-            .entry(name.to_owned())
-            .or_default()
-            .push((id, action));
-        if first && !name.is_empty() {
-            let body = crate::wire::mon1(name);
-            match &st.link {
-                Some(link) => {
-                    let _ = outbox::put(&link.sender, "", &body);
-                }
-                None => {
-                    st.queue.push((String::new(), body));
-                    self.ensure_dial(&peer, &mut st);
-                }
+    /// so that one we cannot reach is reported. Refused (the action and the reason handed
+    /// back) when the connection attempt it needs is over the limit.
+    pub(crate) fn monitor(
+        self: &Arc<Self>,
+        node: &str,
+        name: &str,
+        id: u64,
+        action: Action,
+    ) -> Result<(), (Action, Vec<Value>)> {
+        let refused = self.with_peer(node, |peer, st| {
+            if self.must_refuse(st) {
+                return Some((peer.clone(), action));
             }
-        } else if name.is_empty() && st.link.is_none() {
-            self.ensure_dial(&peer, &mut st);
+            let first = !st.monitors.contains_key(name);
+            st.monitors
+                .entry(name.to_owned())
+                .or_default()
+                .push((id, action));
+            if first && !name.is_empty() {
+                let body = crate::wire::mon1(name);
+                match &st.link {
+                    Some(link) => {
+                        let _ = outbox::put(&link.sender, "", &body);
+                    }
+                    None => {
+                        st.queue.push((String::new(), body));
+                        self.ensure_dial(peer, st);
+                    }
+                }
+            } else if name.is_empty() && st.link.is_none() {
+                self.ensure_dial(peer, st);
+            }
+            None
+        });
+        match refused {
+            Some((peer, action)) => {
+                self.forget_if_unknown(&peer);
+                Err((action, crate::wire::transport_error(node, TOO_MANY_DIALS)))
+            }
+            None => Ok(()),
         }
     }
 
@@ -289,7 +403,7 @@ impl Links {
     /// `node` monitors our port `name` (`mon1`), or no longer (`mon0`).
     pub(crate) fn set_monitored_by(&self, node: &str, name: &str, on: bool) {
         if on {
-            self.peer(node).state().lmon.insert(name.to_owned());
+            self.with_peer(node, |_, st| st.lmon.insert(name.to_owned()));
         } else if let Some(peer) = self.known_peer(node) {
             peer.state().lmon.remove(name);
         }

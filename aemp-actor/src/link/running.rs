@@ -65,6 +65,7 @@ impl Links {
                 return;
             }
             st.generation += 1;
+            st.ever_up = true;
             let generation = st.generation;
             for (name, body) in std::mem::take(&mut st.queue) {
                 if let Err(e) = outbox::put(&sender, &name, &body) {
@@ -81,10 +82,13 @@ impl Links {
         peer.linked.notify_waiters();
         tracing::info!(node = %peer.id, "node up");
         let hb_timeout = heartbeat.map(|(_, timeout)| timeout);
-        self.runtime.spawn(
-            self.clone()
-                .read(peer.clone(), receiver, generation, hb_timeout),
-        );
+        self.runtime.spawn(self.clone().read(
+            peer.clone(),
+            receiver,
+            sender.clone(),
+            generation,
+            hb_timeout,
+        ));
         if let Some((interval, _)) = heartbeat {
             self.runtime.spawn(beat(
                 Arc::downgrade(self),
@@ -97,14 +101,21 @@ impl Links {
     }
 
     /// The reader task of a link: hands each message to the node, in order, and waits when
-    /// the node asks it to (backpressure); ends with the link.
+    /// the node asks it to (backpressure). It also waits while the link's own send buffer is
+    /// full (what the peer asked for piles up because it does not read): a peer that reads
+    /// nothing costs at most its send buffer, and its link is given up when writing to it
+    /// makes no progress for `monitor_timeout`. Ends with the link.
     async fn read(
         self: Arc<Self>,
         peer: Arc<Peer>,
         mut rx: Receiver,
+        sender: Sender,
         generation: u64,
         hb_timeout: Option<Duration>,
     ) {
+        /// How many messages the reader handles between looks at the send buffer.
+        const CHECK_EVERY: u32 = 64;
+        let mut until_check = CHECK_EVERY;
         // The reader keeps the node while its link lasts (no upgrade per message).
         let Some(host) = self.host.upgrade() else {
             return self.link_down(&peer, generation, "node shut down");
@@ -127,6 +138,15 @@ impl Links {
                 Ok(Some(msg)) => {
                     if let Some(wait) = host.received(&peer.id, msg) {
                         wait.await;
+                    }
+                    until_check -= 1;
+                    if until_check == 0 {
+                        until_check = CHECK_EVERY;
+                        if sender.is_full() {
+                            if let Err(e) = sender.room().await {
+                                break e.to_string();
+                            }
+                        }
                     }
                 }
                 Ok(None) => break "connection closed by peer".to_owned(),

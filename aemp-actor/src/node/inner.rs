@@ -188,7 +188,10 @@ impl NodeInner {
         let guard = MonGuard::new(owner, port.clone(), id);
         let (node, name) = (port.node(), port.name());
         if node != &*self.id {
-            self.links.monitor(node, name, id, action);
+            if let Err((action, reason)) = self.links.monitor(node, name, id, action) {
+                let me = self.clone();
+                self.runtime.spawn(async move { me.fire(action, &reason) });
+            }
             return guard;
         }
         let refused = match self.ports.get(name) {
