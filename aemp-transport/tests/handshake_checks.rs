@@ -408,3 +408,46 @@ async fn a_peer_that_replays_our_nonce_is_refused() {
     let err = ours.await.unwrap().unwrap_err();
     assert!(matches!(err, Error::SameNonce), "{err:?}");
 }
+
+mod fuzz {
+    //! Random auth lines (and random bytes after a valid greeting) over real TCP: the
+    //! handshake refuses them with an error, never panics, never accepts.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn refused(tail: Vec<u8>) -> Result<(), TestCaseError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let res = rt.block_on(async {
+            let (mut fake, ours) =
+                Fake::start(config().monitor_timeout(Duration::from_secs(2))).await;
+            let g1 = "aemp;1;fuzzer;hmac_sha3_512;json".to_owned();
+            fake.send(&format!("{g1}\n{NONCE}\n")).await;
+            let _ = fake.w.write_all(&tail).await;
+            let _ = fake.w.shutdown().await;
+            ours.await.unwrap()
+        });
+        prop_assert!(
+            res.is_err(),
+            "accepted: {:?}",
+            res.map(|c| c.info().clone())
+        );
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn random_auth_lines_are_refused(line in "[ -~]{0,200}") {
+            refused(format!("{line}\n").into_bytes())?;
+        }
+
+        #[test]
+        fn random_bytes_after_the_greeting_are_refused(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+            refused(bytes)?;
+        }
+    }
+}

@@ -95,6 +95,11 @@ pub(crate) struct PeerState {
 /// state for each.
 pub(crate) const MAX_PENDING_DIALS: usize = 1024;
 
+/// How many nodes the peer table keeps while they are not connected and have no known
+/// address (nodes that once dialled us): beyond it, such a node is forgotten when its link
+/// goes down (a later `node_is_up` says `None` for it).
+pub(crate) const MAX_IDLE_PEERS: usize = 4096;
+
 /// The reason of a refused attempt.
 const TOO_MANY_DIALS: &str = "too many connections being made at once";
 
@@ -311,15 +316,29 @@ impl Links {
             && self.pending.load(Ordering::Acquire) >= MAX_PENDING_DIALS
     }
 
+    /// Forgets `peer`, down and with no known address, if the table holds more than
+    /// [`MAX_IDLE_PEERS`] nodes.
+    fn forget_if_many(&self, peer: &Arc<Peer>) {
+        if rlock(&self.peers).len() > MAX_IDLE_PEERS {
+            self.forget(peer, false);
+        }
+    }
+
     /// Forgets `peer` if nothing is kept for it: never reached, no known address, nothing
     /// queued or monitored.
     fn forget_if_unknown(&self, peer: &Arc<Peer>) {
+        self.forget(peer, true);
+    }
+
+    /// Forgets `peer` if it is idle (no link or attempt, nothing queued or monitored, no
+    /// known address) and, when `never_up`, was never reached.
+    fn forget(&self, peer: &Arc<Peer>, never_up: bool) {
         let mut peers = wlock(&self.peers);
         let mut st = peer.state();
         let idle = st.link.is_none()
             && !st.dialing
             && st.inbound == 0
-            && !st.ever_up
+            && (!never_up || !st.ever_up)
             && st.addresses.is_empty()
             && st.queue.is_empty()
             && st.monitors.is_empty()

@@ -188,10 +188,13 @@ impl Links {
             host.forget_remote_monitors(&peer.id, lmon);
         }
         // Messages sent while the link was down went into the queue: connect again for them.
-        let mut st = peer.state();
-        if !st.queue.is_empty() || !st.monitors.is_empty() {
-            self.ensure_dial(peer, &mut st);
+        {
+            let mut st = peer.state();
+            if !st.queue.is_empty() || !st.monitors.is_empty() {
+                self.ensure_dial(peer, &mut st);
+            }
         }
+        self.forget_if_many(peer);
     }
 }
 
