@@ -187,7 +187,7 @@ async fn a_database_write_that_waited_behind_a_function_is_dropped_if_its_node_l
         .start()
         .await
         .unwrap();
-    let mut events = global.node_events();
+    let mut listeners = global.db_watch(aemp_actor::LISTENERS);
     let member = builder("uc-late-member").seed(addr).start().await.unwrap();
     within("the member's master", async {
         while member.master().is_none() {
@@ -201,10 +201,18 @@ async fn a_database_write_that_waited_behind_a_function_is_dropped_if_its_node_l
     within("the function to start", entered.recv()).await;
     member.db_set("uc-late", "key", Value::from(1));
     // ...while the member leaves, and the global node forgets what it contributed.
+    within("the member's listeners", async {
+        while let Some(e) = listeners.recv().await {
+            if e.entries.contains_key("uc-late-member") {
+                return;
+            }
+        }
+    })
+    .await;
     member.shutdown().await;
-    within("the member's down event", async {
-        while let Some(e) = events.recv().await {
-            if matches!(&e, NodeEvent::Down(n, _) if n == "uc-late-member") {
+    within("the member's listeners gone", async {
+        while let Some(e) = listeners.recv().await {
+            if e.deleted.iter().any(|k| k == "uc-late-member") {
                 return;
             }
         }

@@ -142,7 +142,8 @@ impl Request {
 }
 
 /// A request queued on the node port's runner; `done` is told once it is done (for a spawn,
-/// once the port's init function has run too), when its reader waits for that.
+/// once the port's init function has run too), when its reader waits for that (kernel
+/// requests queued behind a busy runner).
 struct Job {
     src: Arc<str>,
     request: Request,
@@ -204,13 +205,16 @@ impl NodePort for NodePortRunner {
         if !queued {
             return execute(&node, &self.registry, src, request);
         }
-        // What follows a spawn on its connection must find the port as its init left it.
+        // A kernel request queued behind the runner keeps its place among the connection's
+        // messages: the reader waits until it is done (for a spawn, until the port's init
+        // ran), so what follows it (a message to a port, say) comes after it, as when it is
+        // handled at once. Functions and `g_*` work do not hold the reader up.
         let (done, finished) = match request {
-            Request::Spawn { .. } => {
+            Request::Function { .. } | Request::Global(_) => (None, None),
+            _ => {
                 let (tx, rx) = oneshot::channel();
                 (Some(tx), Some(rx))
             }
-            _ => (None, None),
         };
         let room = self.runner.push(Job {
             src: src.clone(),
@@ -267,7 +271,18 @@ fn execute(node: &Node, registry: &Registry, src: &str, request: Request) -> Opt
         Request::Function { name, args } => match registry.functions.get(&name) {
             Some(f) => {
                 let ctx = CallCtx::new(node, src);
-                if let Err(e) = run_fallible(|| f(&ctx, args)) {
+                // A function may take its time: on a multi-threaded runtime, tokio moves the
+                // other tasks queued on this worker elsewhere meanwhile.
+                let call = || run_fallible(|| f(&ctx, args));
+                let multi = tokio::runtime::Handle::try_current().is_ok_and(|h| {
+                    h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+                });
+                let outcome = if multi {
+                    tokio::task::block_in_place(call)
+                } else {
+                    call()
+                };
+                if let Err(e) = outcome {
                     tracing::warn!(node = src, function = name, error = %e, "node-port function failed");
                 }
             }

@@ -1,0 +1,280 @@
+//! The hot paths as a program sees them: public API only, messages built per send, sent
+//! from the main task, completion detected by a message back. Prints one JSON line (median
+//! of 3 runs per figure) with tokio references measured in the same run.
+//!
+//!     cargo run --release --example bench_hot
+//!
+//! criterion's benches (`cargo bench`) stay for micro-benchmarks; this is what the README's
+//! performance figures quote.
+
+use std::time::{Duration, Instant};
+
+use aemp::{actor, msg, Framing, Message, Node, PortId, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+
+const PAYLOAD: &str = "a 40-byte payload.......................";
+const REMOTE_N: u64 = 200_000;
+const LOCAL_N: u64 = 100_000;
+const RTT_N: usize = 5_000;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+async fn node(id: &str, framings: &[Framing]) -> Node {
+    Node::builder()
+        .node_id(id)
+        .bind("127.0.0.1:0")
+        .secret("bench_hot")
+        .framings(framings.iter().copied())
+        .start()
+        .await
+        .expect("node")
+}
+
+/// A port on `node` that counts `n` messages, then tells `done` (a port anywhere).
+fn counter(node: &Node, n: u64, done: PortId) -> PortId {
+    let mut seen = 0u64;
+    node.port_with(move |ctx, msg| {
+        std::hint::black_box(msg);
+        seen += 1;
+        if seen == n {
+            seen = 0;
+            let _ = ctx.snd(&done, msg!["done"]);
+        }
+    })
+}
+
+/// A port that forwards every message to a channel.
+fn inbox(node: &Node) -> (PortId, mpsc::UnboundedReceiver<Vec<Value>>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (
+        node.port_with(move |_ctx, msg| {
+            let _ = tx.send(msg);
+        }),
+        rx,
+    )
+}
+
+/// Remote one-way messages per second over one connection in `framing`.
+async fn remote_one_way(framing: Framing) -> f64 {
+    let name = framing.name();
+    let a = node(&format!("hot-a-{name}"), &[framing]).await;
+    let b = node(&format!("hot-b-{name}"), &[framing]).await;
+    a.connect(&b.listen_addrs()[0].to_string()).await.unwrap();
+    let (done, mut done_rx) = inbox(&a);
+    let port = counter(&b, REMOTE_N, done);
+    let mut rates = Vec::new();
+    for _ in 0..3 {
+        let start = Instant::now();
+        for i in 0..REMOTE_N {
+            a.snd(&port, msg!["tag", i, PAYLOAD]).unwrap();
+        }
+        done_rx.recv().await.unwrap();
+        rates.push(REMOTE_N as f64 / start.elapsed().as_secs_f64());
+    }
+    median(rates)
+}
+
+/// Nanoseconds per local `snd` to a `port_with` counter.
+async fn local_snd() -> f64 {
+    let n = node("hot-local", &[Framing::Cbor]).await;
+    let (done, mut done_rx) = inbox(&n);
+    let port = counter(&n, LOCAL_N, done);
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let start = Instant::now();
+        for i in 0..LOCAL_N {
+            n.snd(&port, msg!["tag", i, PAYLOAD]).unwrap();
+        }
+        done_rx.recv().await.unwrap();
+        times.push(start.elapsed().as_nanos() as f64 / LOCAL_N as f64);
+    }
+    median(times)
+}
+
+/// Nanoseconds per message through a bounded tokio mpsc(1024) to a counting task.
+async fn mpsc_of<T: Send + 'static>(make: impl Fn(u64) -> T) -> f64 {
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let (tx, mut rx) = mpsc::channel::<T>(1024);
+        let counter = tokio::spawn(async move {
+            let mut seen = 0;
+            while let Some(m) = rx.recv().await {
+                std::hint::black_box(m);
+                seen += 1;
+                if seen == LOCAL_N {
+                    break;
+                }
+            }
+        });
+        let start = Instant::now();
+        for i in 0..LOCAL_N {
+            tx.send(make(i)).await.unwrap();
+        }
+        counter.await.unwrap();
+        times.push(start.elapsed().as_nanos() as f64 / LOCAL_N as f64);
+    }
+    median(times)
+}
+
+/// A 24-byte message, as a typed channel would carry.
+#[allow(dead_code)]
+enum Small {
+    Tag(u64, &'static str),
+}
+
+/// The typed counter's messages.
+#[derive(Debug, Clone, Message)]
+pub enum Count {
+    /// `["tag", i, payload]`
+    Tag(u64, String),
+    /// `["get"]`: the count.
+    Get,
+}
+
+#[derive(Default)]
+struct Counter(u64);
+
+#[actor(msg = Count)]
+impl Counter {
+    async fn tag(&mut self, _i: u64, payload: String) {
+        std::hint::black_box(payload);
+        self.0 += 1;
+    }
+
+    async fn get(&mut self) -> u64 {
+        self.0
+    }
+}
+
+/// Nanoseconds per typed `send().await` to a local actor, and per `ask` round trip.
+async fn typed() -> (f64, f64) {
+    let n = node("hot-typed", &[Framing::Cbor]).await;
+    let counter = n.spawn_actor(Counter::default());
+    let mut tells = Vec::new();
+    let mut asks = Vec::new();
+    for round in 1..=3u64 {
+        let start = Instant::now();
+        for i in 0..LOCAL_N {
+            counter
+                .send(Count::Tag(i, PAYLOAD.to_owned()))
+                .await
+                .unwrap();
+        }
+        let seen: u64 = counter.ask(Count::Get).await.unwrap();
+        assert_eq!(seen, round * LOCAL_N);
+        tells.push(start.elapsed().as_nanos() as f64 / LOCAL_N as f64);
+        let start = Instant::now();
+        for _ in 0..RTT_N {
+            let _: u64 = counter.ask(Count::Get).await.unwrap();
+        }
+        asks.push(start.elapsed().as_nanos() as f64 / RTT_N as f64);
+    }
+    (median(tells), median(asks))
+}
+
+/// Nanoseconds per mpsc + oneshot round trip.
+async fn mpsc_oneshot_rtt() -> f64 {
+    let (tx, mut rx) = mpsc::channel::<oneshot::Sender<u64>>(1024);
+    tokio::spawn(async move {
+        let mut n = 0;
+        while let Some(reply) = rx.recv().await {
+            n += 1;
+            let _ = reply.send(n);
+        }
+    });
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let start = Instant::now();
+        for _ in 0..RTT_N {
+            let (otx, orx) = oneshot::channel();
+            tx.send(otx).await.unwrap();
+            orx.await.unwrap();
+        }
+        times.push(start.elapsed().as_nanos() as f64 / RTT_N as f64);
+    }
+    median(times)
+}
+
+fn percentiles(mut d: Vec<Duration>) -> (f64, f64) {
+    d.sort();
+    let at = |p: f64| d[((d.len() as f64 * p) as usize).min(d.len() - 1)].as_secs_f64() * 1e6;
+    (at(0.5), at(0.99))
+}
+
+/// `cal` round trips to a port on another node: p50, p99 in microseconds.
+async fn cal_rtt() -> (f64, f64) {
+    let a = node("hot-cal-a", &[Framing::Cbor]).await;
+    let b = node("hot-cal-b", &[Framing::Cbor]).await;
+    a.connect(&b.listen_addrs()[0].to_string()).await.unwrap();
+    let echo = b.port_with(|ctx, mut msg| {
+        let reply = msg
+            .pop()
+            .and_then(|r| r.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = ctx.snd(reply, msg);
+    });
+    let mut times = Vec::with_capacity(RTT_N);
+    for i in 0..RTT_N {
+        let start = Instant::now();
+        a.cal(&echo, msg!["ping", i]).await.unwrap();
+        times.push(start.elapsed());
+    }
+    percentiles(times)
+}
+
+/// Raw TCP ping-pong of 64 bytes over loopback: p50, p99 in microseconds.
+async fn raw_tcp_rtt() -> (f64, f64) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        s.set_nodelay(true).unwrap();
+        let mut buf = [0u8; 64];
+        while s.read_exact(&mut buf).await.is_ok() {
+            if s.write_all(&buf).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.set_nodelay(true).unwrap();
+    let mut buf = [7u8; 64];
+    let mut times = Vec::with_capacity(RTT_N);
+    for _ in 0..RTT_N {
+        let start = Instant::now();
+        s.write_all(&buf).await.unwrap();
+        s.read_exact(&mut buf).await.unwrap();
+        times.push(start.elapsed());
+    }
+    percentiles(times)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let cbor = remote_one_way(Framing::Cbor).await;
+    let json = remote_one_way(Framing::Json).await;
+    let snd = local_snd().await;
+    let mpsc_vec = mpsc_of(|i| msg!["tag", i, PAYLOAD]).await;
+    let mpsc_small = mpsc_of(|i| Small::Tag(i, PAYLOAD)).await;
+    let (tell, ask) = typed().await;
+    let ask_ref = mpsc_oneshot_rtt().await;
+    let (cal50, cal99) = cal_rtt().await;
+    let (raw50, raw99) = raw_tcp_rtt().await;
+    println!(
+        "{{\"remote_one_way_cbor_msg_s\":{cbor:.0},\"remote_one_way_json_msg_s\":{json:.0},\
+         \"local_snd_ns\":{snd:.0},\"mpsc_vec_value_ns\":{mpsc_vec:.0},\"mpsc_24b_enum_ns\":{mpsc_small:.0},\
+         \"local_snd_vs_mpsc_vec\":{:.2},\"local_snd_vs_mpsc_24b\":{:.2},\
+         \"typed_tell_ns\":{tell:.0},\"typed_tell_vs_mpsc_vec\":{:.2},\
+         \"typed_ask_ns\":{ask:.0},\"mpsc_oneshot_rtt_ns\":{ask_ref:.0},\
+         \"cal_p50_us\":{cal50:.1},\"cal_p99_us\":{cal99:.1},\"raw_tcp_p50_us\":{raw50:.1},\
+         \"raw_tcp_p99_us\":{raw99:.1},\"cal_vs_raw_p50\":{:.2}}}",
+        snd / mpsc_vec,
+        snd / mpsc_small,
+        tell / mpsc_vec,
+        cal50 / raw50,
+    );
+}
