@@ -2,23 +2,22 @@
 //! `aemp run` process over TCP on 127.0.0.1 and reads the node's memory (VmRSS from /proc)
 //! before and after. The bounds are generous: these are leak detectors, not benchmarks.
 
-use std::process::Stdio;
+mod support;
+
 use std::time::Duration;
 
 use aemp::transport::{connect, msg, Config, Sender};
 use aemp::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
+use support::aemp_run::RunNode;
+use tokio::process::Command;
 
 const SECRET: &str = "adversary test secret";
 const PATIENCE: Duration = Duration::from_secs(30);
 
-/// An `aemp run` node (killed when dropped), its address and its log lines.
+/// An `aemp run` node (killed when dropped) and its rc file's directory.
 struct Target {
-    child: Child,
+    node: RunNode,
     addr: String,
-    log: mpsc::UnboundedReceiver<String>,
     _dir: tempdir::Dir,
 }
 
@@ -66,45 +65,21 @@ impl Target {
             .await
             .unwrap();
         assert!(config.success());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aemp"))
-            .args(["run", "adv"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aemp"));
+        cmd.args(["run", "adv"])
             .env("AEMP_RC", &rc)
-            .env("AEMP_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let (tx, log) = mpsc::unbounded_channel();
-        let stderr = child.stderr.take().unwrap();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let _ = tx.send(line);
-            }
-        });
-        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = tokio::time::timeout(PATIENCE, out.next_line())
-            .await
-            .expect("aemp run to start")
-            .unwrap()
-            .expect("aemp run's listening line");
-        let addr = line
-            .rsplit_once(" listening on ")
-            .expect(&line)
-            .1
-            .to_owned();
+            .env("AEMP_LOG", "info");
+        let node = RunNode::start(cmd).await;
         Target {
-            child,
-            addr,
-            log,
+            addr: node.addr.clone(),
+            node,
             _dir: tempdir::Dir(dir),
         }
     }
 
     /// The node's resident memory, in MiB.
     fn rss_mib(&self) -> f64 {
-        let pid = self.child.id().unwrap();
+        let pid = self.node.child.id().unwrap();
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         let kib: f64 = status
             .lines()
@@ -128,16 +103,7 @@ impl Target {
 
     /// Waits for a log line containing `text`.
     async fn logged(&mut self, text: &str) -> String {
-        tokio::time::timeout(PATIENCE, async {
-            while let Some(line) = self.log.recv().await {
-                if line.contains(text) {
-                    return line;
-                }
-            }
-            panic!("aemp run ended before logging {text:?}");
-        })
-        .await
-        .unwrap_or_else(|_| panic!("no log line with {text:?}"))
+        self.node.logged(text).await
     }
 
     /// An authenticated connection as node `id`.

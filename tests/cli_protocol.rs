@@ -4,13 +4,14 @@
 
 mod support;
 
+use support::aemp_run::RunNode;
+
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
 
 /// How long a test waits for a process to do something before failing.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -94,82 +95,13 @@ impl Rc {
     async fn run(&self, args: &[&str]) -> RunNode {
         let mut all = vec!["run"];
         all.extend_from_slice(args);
-        let mut child = self
-            .command(&all)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start aemp run");
-        let (tx, log) = mpsc::unbounded_channel();
-        let stderr = child.stderr.take().unwrap();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let _ = tx.send(line);
-            }
-        });
-        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-        let line = tokio::time::timeout(PATIENCE, out.next_line())
-            .await
-            .expect("aemp run to start")
-            .unwrap()
-            .unwrap_or_else(|| panic!("aemp run {args:?} printed nothing"));
-        let rest = line
-            .strip_prefix("aemp run: node ")
-            .unwrap_or_else(|| panic!("{line}"));
-        let (id, addr) = rest.split_once(" listening on ").expect("listening");
-        RunNode {
-            child,
-            id: id.to_owned(),
-            addr: addr.to_owned(),
-            log,
-        }
+        RunNode::start(self.command(&all)).await
     }
 }
 
 impl Drop for Rc {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// An `aemp run` process (killed when dropped) and its log lines.
-struct RunNode {
-    child: Child,
-    id: String,
-    addr: String,
-    log: mpsc::UnboundedReceiver<String>,
-}
-
-impl RunNode {
-    /// Waits for a log line containing `text`.
-    async fn logged(&mut self, text: &str) -> String {
-        loop {
-            let line = tokio::time::timeout(PATIENCE, self.log.recv())
-                .await
-                .unwrap_or_else(|_| panic!("no log line with {text:?}"))
-                .unwrap_or_else(|| panic!("aemp run exited before logging {text:?}"));
-            if line.contains(text) {
-                return line;
-            }
-        }
-    }
-
-    fn drain_log(&mut self) {
-        while self.log.try_recv().is_ok() {}
-    }
-
-    async fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().unwrap().to_string();
-        let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        tokio::time::timeout(PATIENCE, self.child.wait())
-            .await
-            .expect("aemp run to stop")
-            .unwrap()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod aemp_run;
 pub mod certs;
 pub mod nodes;
 pub mod peer;

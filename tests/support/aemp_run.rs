@@ -1,0 +1,89 @@
+//! An `aemp run` process for tests: started from a prepared command, its node id and
+//! address read from its `listening` line, its log lines collected.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+/// How long a test waits for the process before failing.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// An `aemp run` process (killed when dropped) and its log lines.
+pub struct RunNode {
+    pub child: Child,
+    pub id: String,
+    pub addr: String,
+    pub log: mpsc::UnboundedReceiver<String>,
+}
+
+impl RunNode {
+    /// Starts `cmd` (an `aemp run ...` command, kill-on-drop) and waits for its
+    /// `aemp run: node ID listening on ADDR` line.
+    pub async fn start(mut cmd: Command) -> RunNode {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start aemp run");
+        let (tx, log) = mpsc::unbounded_channel();
+        let stderr = child.stderr.take().unwrap();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = tx.send(line);
+            }
+        });
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(PATIENCE, out.next_line())
+            .await
+            .expect("aemp run to start")
+            .unwrap()
+            .expect("aemp run printed nothing");
+        let rest = line
+            .strip_prefix("aemp run: node ")
+            .unwrap_or_else(|| panic!("{line}"));
+        let (id, addr) = rest.split_once(" listening on ").expect("listening");
+        RunNode {
+            child,
+            id: id.to_owned(),
+            addr: addr.to_owned(),
+            log,
+        }
+    }
+
+    /// Waits for a log line containing `text`.
+    pub async fn logged(&mut self, text: &str) -> String {
+        loop {
+            let line = tokio::time::timeout(PATIENCE, self.log.recv())
+                .await
+                .unwrap_or_else(|_| panic!("no log line with {text:?}"))
+                .unwrap_or_else(|| panic!("aemp run exited before logging {text:?}"));
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+
+    /// Stops it with SIGTERM; its exit status.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().unwrap().to_string();
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .expect("aemp run to stop")
+            .unwrap()
+    }
+
+    /// Forgets the log lines so far.
+    pub fn drain_log(&mut self) {
+        while self.log.try_recv().is_ok() {}
+    }
+}
