@@ -255,6 +255,19 @@ async fn raw_tcp_rtt() -> (f64, f64) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // `bench_hot remote_cbor` (or another figure's name) runs that figure alone, for profiling.
+    if let Some(only) = std::env::args().nth(1) {
+        let figure = match only.as_str() {
+            "remote_cbor" => remote_one_way(Framing::Cbor).await,
+            "remote_json" => remote_one_way(Framing::Json).await,
+            "local_snd" => local_snd().await,
+            "typed" => typed().await.0,
+            "cal" => cal_rtt().await.0,
+            other => panic!("unknown figure {other}"),
+        };
+        println!("{{\"{only}\":{figure:.1}}}");
+        return;
+    }
     let cbor = remote_one_way(Framing::Cbor).await;
     let json = remote_one_way(Framing::Json).await;
     let snd = local_snd().await;

@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use crate::stream::{BoxRead, BoxWrite};
-use crate::{AuthMethod, Config, Decoder, Encoder, Error, Framing, Greeting, Value};
+use crate::{AuthMethod, Config, Decoder, Encoder, Error, Framing, Greeting, RawMessage, Value};
 
 /// What the handshake established about the peer.
 #[derive(Debug, Clone)]
@@ -130,12 +130,30 @@ impl Receiver {
     /// one message: call `recv` again. Cancel safe: a message is either returned or stays
     /// buffered.
     pub async fn recv(&mut self) -> Result<Option<Vec<Value>>, Error> {
+        match self.recv_raw().await? {
+            Some(raw) => raw.decode().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A message already received and buffered, without waiting.
+    pub fn try_recv(&mut self) -> Result<Option<Vec<Value>>, Error> {
+        match self.decoder.next_raw()? {
+            Some(raw) => raw.decode().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The next message undecoded (see [`RawMessage`]): what a node routes by its
+    /// destination, leaving the decoding to whoever handles it. Otherwise as
+    /// [`Receiver::recv`].
+    pub async fn recv_raw(&mut self) -> Result<Option<RawMessage>, Error> {
         loop {
-            if let Some(msg) = self.decoder.next_message()? {
+            if let Some(msg) = self.decoder.next_raw()? {
                 return Ok(Some(msg));
             }
             if self.eof {
-                return self.at_eof();
+                return self.at_eof().map(|()| None);
             }
             let buf = self.decoder.buffer_mut();
             buf.reserve(READ_CHUNK);
@@ -153,15 +171,15 @@ impl Receiver {
         }
     }
 
-    /// A message already received and buffered, without waiting.
-    pub fn try_recv(&mut self) -> Result<Option<Vec<Value>>, Error> {
-        self.decoder.next_message()
+    /// A message already received and buffered, undecoded, without waiting.
+    pub fn try_recv_raw(&mut self) -> Result<Option<RawMessage>, Error> {
+        self.decoder.next_raw()
     }
 
-    fn at_eof(&mut self) -> Result<Option<Vec<Value>>, Error> {
+    fn at_eof(&mut self) -> Result<(), Error> {
         let rest = self.decoder.buffer_mut();
         if rest.iter().all(u8::is_ascii_whitespace) {
-            Ok(None)
+            Ok(())
         } else {
             let n = rest.len();
             rest.clear();

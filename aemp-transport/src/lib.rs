@@ -33,7 +33,9 @@ mod stream;
 mod value;
 mod value_serde;
 
-pub use codec::{Decoder, Encoder, Framing, UnknownFraming, DEFAULT_MAX_MESSAGE_SIZE, MAX_DEPTH};
+pub use codec::{
+    Decoder, Encoder, Framing, RawMessage, UnknownFraming, DEFAULT_MAX_MESSAGE_SIZE, MAX_DEPTH,
+};
 pub use config::{
     check_node_id, random_node_id, random_node_suffix, Config, DEFAULT_MONITOR_TIMEOUT,
     DEFAULT_SEND_BUFFER_LIMIT,

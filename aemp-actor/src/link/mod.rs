@@ -21,11 +21,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
-use aemp_transport::Value;
+use aemp_transport::{RawMessage, Value};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::DialError;
 use crate::port::monitor::{Action, Monitors};
+use crate::port::Route;
 use crate::sync::bus::{Bus, Stage, Sub};
 use crate::sync::serial::Wait;
 use crate::sync::{lock, rlock, wlock};
@@ -38,7 +39,11 @@ use running::Link;
 /// What the links need of the node.
 pub(crate) trait LinkHost: Send + Sync + 'static {
     /// A message arrived from `src` (port name first). `Some`: wait before reading more.
-    fn received(&self, src: &Arc<str>, msg: Vec<Value>) -> Option<Wait>;
+    /// `route` is the reader's own (see [`Route`]).
+    fn received(&self, src: &Arc<str>, msg: RawMessage, route: &mut Route) -> Option<Wait>;
+    /// Hands over what `route` gathered: the reader is about to wait, or its link ended
+    /// (`end`).
+    fn flush(&self, src: &Arc<str>, route: &mut Route, end: bool);
     /// Monitors fire with `reason` (their node was lost, or told us with `kil0`).
     fn fire(&self, monitors: Monitors, reason: &[Value]);
     /// `node` is gone: it no longer monitors our ports `ports`.

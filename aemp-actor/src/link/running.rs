@@ -8,6 +8,7 @@ use std::time::Duration;
 use aemp_transport::{Connection, Receiver, Sender};
 
 use super::{outbox, Links, NodeEvent, Origin, Peer};
+use crate::port::Route;
 
 /// The heartbeat between aemp nodes: by default an empty message every second on an idle
 /// link, and a link silent for 5 s (at least three of the peer's intervals) is lost.
@@ -120,29 +121,37 @@ impl Links {
         let Some(host) = self.host.upgrade() else {
             return self.link_down(&peer, generation, "node shut down");
         };
+        let mut route = Route::default();
         let reason = loop {
             // Messages already received are handled without a timer; only waiting for more
             // is bounded by the heartbeat.
-            let next = match rx.try_recv() {
+            let next = match rx.try_recv_raw() {
                 Ok(Some(msg)) => Ok(Some(msg)),
                 Err(e) if !e.is_fatal() => Err(e),
-                _ => match hb_timeout {
-                    None => rx.recv().await,
-                    Some(limit) => match tokio::time::timeout(limit, rx.recv()).await {
-                        Ok(next) => next,
-                        Err(_) => break format!("no heartbeat for {:.1} s", limit.as_secs_f64()),
-                    },
-                },
+                _ => {
+                    // What was gathered is handed over before the reader waits.
+                    host.flush(&peer.id, &mut route, false);
+                    match hb_timeout {
+                        None => rx.recv_raw().await,
+                        Some(limit) => match tokio::time::timeout(limit, rx.recv_raw()).await {
+                            Ok(next) => next,
+                            Err(_) => {
+                                break format!("no heartbeat for {:.1} s", limit.as_secs_f64())
+                            }
+                        },
+                    }
+                }
             };
             match next {
                 Ok(Some(msg)) => {
-                    if let Some(wait) = host.received(&peer.id, msg) {
+                    if let Some(wait) = host.received(&peer.id, msg, &mut route) {
                         wait.await;
                     }
                     until_check -= 1;
                     if until_check == 0 {
                         until_check = CHECK_EVERY;
                         if sender.is_full() {
+                            host.flush(&peer.id, &mut route, false);
                             if let Err(e) = sender.room().await {
                                 break e.to_string();
                             }
@@ -156,6 +165,7 @@ impl Links {
                 Err(e) => break e.to_string(),
             }
         };
+        host.flush(&peer.id, &mut route, true);
         drop(host);
         self.link_down(&peer, generation, &reason);
     }

@@ -9,12 +9,12 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use aemp_transport::Value;
+use aemp_transport::{RawMessage, Value};
 
 use crate::global::Global;
 use crate::link::{LinkHost, LinkSettings, Links};
 use crate::port::monitor::{Action, MonGuard, MonitorIds, Monitors, Unmonitor};
-use crate::port::{Port, PortTable, Sink};
+use crate::port::{Body, Port, PortTable, Route, Sink};
 use crate::port_id::split;
 use crate::sync::run_user;
 use crate::sync::serial::Wait;
@@ -135,6 +135,36 @@ impl NodeInner {
         self.node_port.get()?.request(src, msg)
     }
 
+    /// A message from the network whose destination the scan could not read off the wire
+    /// (none, or written unusually): decoded whole, then routed.
+    fn received_decoded(&self, src: &Arc<str>, raw: RawMessage) -> Option<Wait> {
+        let mut msg = match raw.decode() {
+            Ok(msg) => msg,
+            Err(e) => {
+                tracing::debug!(node = %src, error = %e, "skipped a message that cannot be decoded");
+                return None;
+            }
+        };
+        let Some(name) = msg.first().and_then(Value::as_str).map(str::to_owned) else {
+            let shown = Value::Array(msg);
+            tracing::debug!(node = %src, "message without a port name: {shown}");
+            return None;
+        };
+        msg.remove(0);
+        if name.is_empty() {
+            return self.node_request(src, msg);
+        }
+        match self.ports.get(&name) {
+            Some(port) => port.deliver(self, src, Body::Values(msg)),
+            None => tracing::debug!(
+                node = %src,
+                port = name,
+                "message to a port that does not exist, dropped"
+            ),
+        }
+        None
+    }
+
     /// Sends to any port id.
     pub(super) fn send(&self, port: &str, msg: Vec<Value>) -> Result<(), Error> {
         let (node, name) = split(port);
@@ -143,7 +173,7 @@ impl NodeInner {
                 // Our own requests queue like any other; we never wait for ourselves.
                 drop(self.node_request(&self.id, msg));
             } else if let Some(p) = self.ports.get(name) {
-                p.deliver(self, &self.id, msg);
+                p.deliver(self, &self.id, Body::Values(msg));
             } else {
                 tracing::debug!(port, "message to a port that does not exist, dropped");
             }
@@ -284,22 +314,36 @@ impl Unmonitor for NodeInner {
 }
 
 impl LinkHost for NodeInner {
-    fn received(&self, src: &Arc<str>, mut msg: Vec<Value>) -> Option<Wait> {
-        let first = msg.first()?; // [] is a keepalive
-        let Some(name) = first.as_str() else {
-            let shown = Value::Array(msg);
-            tracing::debug!(node = %src, "message without a port name: {shown}");
-            return None;
+    /// Routes a message from the network by its destination, undecoded: the port's handler
+    /// decodes it (node-port requests are decoded here).
+    fn received(&self, src: &Arc<str>, raw: RawMessage, route: &mut Route) -> Option<Wait> {
+        if raw.is_empty() {
+            return None; // a keepalive
+        }
+        match raw.dest() {
+            Some(name) if !name.is_empty() => {
+                if let Err(raw) = route.deliver(&self.ports, self, src, raw) {
+                    tracing::debug!(node = %src, port = raw.dest(), "message to a port that does not exist, dropped");
+                }
+                return None;
+            }
+            _ => route.flush(self, src),
+        }
+        let Some(name) = raw.dest() else {
+            // A destination written unusually (or none): decode the message to see.
+            return self.received_decoded(src, raw);
         };
         if name.is_empty() {
-            msg.remove(0);
-            return self.node_request(src, msg);
+            return match raw.decode_body() {
+                Ok(msg) => self.node_request(src, msg),
+                Err(e) => {
+                    tracing::debug!(node = %src, error = %e, "skipped a node-port request that cannot be decoded");
+                    None
+                }
+            };
         }
         match self.ports.get(name) {
-            Some(port) => {
-                msg.remove(0);
-                port.deliver(self, src, msg);
-            }
+            Some(port) => port.deliver(self, src, Body::Raw(raw)),
             None => tracing::debug!(
                 node = %src,
                 port = name,
@@ -307,6 +351,14 @@ impl LinkHost for NodeInner {
             ),
         }
         None
+    }
+
+    fn flush(&self, src: &Arc<str>, route: &mut Route, end: bool) {
+        if end {
+            route.clear(self, src);
+        } else {
+            route.flush(self, src);
+        }
     }
 
     fn fire(&self, monitors: Monitors, reason: &[Value]) {

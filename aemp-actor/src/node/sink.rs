@@ -13,7 +13,7 @@ use super::ctx::{BoxHandler, BoxStart, Ctx};
 use super::inner::{Node, NodeInner};
 use crate::port::handler::Handlers;
 use crate::port::mailbox::{Mailbox, Pushed};
-use crate::port::{Host, Port, Sink};
+use crate::port::{Body, Host, Port, Sink};
 use crate::sync::{hand_to_idle_worker, lock, run_fallible};
 use crate::wire;
 use crate::PortId;
@@ -78,8 +78,16 @@ impl HandlerSink {
 }
 
 impl Sink for HandlerSink {
-    fn deliver(&self, port: &Arc<Port>, host: &dyn Host, _src: &str, msg: Vec<Value>) {
+    fn deliver(&self, port: &Arc<Port>, host: &dyn Host, _src: &str, msg: Body) {
         match self.mailbox.push(msg) {
+            Pushed::Start => host.spawn_drain(port.clone()),
+            Pushed::Burst => hand_to_idle_worker(),
+            Pushed::Queued => {}
+        }
+    }
+
+    fn deliver_many(&self, port: &Arc<Port>, host: &dyn Host, _src: &str, msgs: &mut Vec<Body>) {
+        match self.mailbox.push_many(msgs) {
             Pushed::Start => host.spawn_drain(port.clone()),
             Pushed::Burst => hand_to_idle_worker(),
             Pushed::Queued => {}
@@ -150,7 +158,12 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
             if port.is_dead() {
                 break;
             }
-            sink.handle(&node, &port, msg);
+            match msg.into_values() {
+                Ok(msg) => sink.handle(&node, &port, msg),
+                Err(e) => {
+                    tracing::debug!(port = %port.id, error = %e, "skipped a message that cannot be decoded")
+                }
+            }
         }
     }
 }
@@ -159,8 +172,13 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
 pub(crate) struct InlineSink(pub(crate) Box<dyn Fn(Vec<Value>) + Send + Sync>);
 
 impl Sink for InlineSink {
-    fn deliver(&self, _port: &Arc<Port>, _host: &dyn Host, _src: &str, msg: Vec<Value>) {
-        (self.0)(msg)
+    fn deliver(&self, port: &Arc<Port>, _host: &dyn Host, _src: &str, msg: Body) {
+        match msg.into_values() {
+            Ok(msg) => (self.0)(msg),
+            Err(e) => {
+                tracing::debug!(port = %port.id, error = %e, "skipped a message that cannot be decoded")
+            }
+        }
     }
 
     fn killed(&self, _reason: &[Value]) {}

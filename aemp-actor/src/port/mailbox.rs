@@ -6,8 +6,7 @@
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use aemp_transport::Value;
-
+use super::Body;
 use crate::sync::lock;
 
 /// How many messages a port handles before it lets other tasks run.
@@ -28,7 +27,7 @@ pub(crate) enum Pushed {
 }
 
 struct Queue<T> {
-    messages: VecDeque<Vec<Value>>,
+    messages: VecDeque<Body>,
     running: bool,
     /// Boxed: a thin pointer in every mailbox, for the few that have one.
     first: Option<Box<T>>,
@@ -61,13 +60,28 @@ impl<T> Mailbox<T> {
     }
 
     /// Queues `msg`.
-    pub(crate) fn push(&self, msg: Vec<Value>) -> Pushed {
+    pub(crate) fn push(&self, msg: Body) -> Pushed {
         let mut q = lock(&self.queue);
         q.messages.push_back(msg);
         if !q.running {
             q.running = true;
             Pushed::Start
         } else if q.messages.len() == HANDOFF {
+            Pushed::Burst
+        } else {
+            Pushed::Queued
+        }
+    }
+
+    /// Queues `msgs` in order (emptying it).
+    pub(crate) fn push_many(&self, msgs: &mut Vec<Body>) -> Pushed {
+        let mut q = lock(&self.queue);
+        let before = q.messages.len();
+        q.messages.extend(msgs.drain(..));
+        if !q.running {
+            q.running = true;
+            Pushed::Start
+        } else if before < HANDOFF && q.messages.len() >= HANDOFF {
             Pushed::Burst
         } else {
             Pushed::Queued
@@ -90,7 +104,7 @@ impl<T> Mailbox<T> {
     /// is dropped then).
     pub(crate) fn take_batch(
         &self,
-        batch: &mut VecDeque<Vec<Value>>,
+        batch: &mut VecDeque<Body>,
         first: &mut Option<T>,
         dead: bool,
     ) -> bool {

@@ -9,19 +9,41 @@
 pub(crate) mod handler;
 pub(crate) mod mailbox;
 pub(crate) mod monitor;
+pub(crate) mod route;
 pub(crate) mod table;
 
 use std::any::Any;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aemp_transport::Value;
+use aemp_transport::{Error as TransportError, RawMessage, Value};
 
 use crate::sync::lock;
 use crate::PortId;
 use monitor::{Action, Monitors};
 
+pub(crate) use route::Route;
 pub(crate) use table::PortTable;
+
+/// A message for a port, without its destination: values from a local sender, or the bytes
+/// of a remote message, decoded by whoever handles it (so that the connection's reader
+/// neither builds nor, on another thread, frees the values of every message).
+#[derive(Debug)]
+pub(crate) enum Body {
+    Values(Vec<Value>),
+    Raw(RawMessage),
+}
+
+impl Body {
+    /// The message's values: a remote message is decoded now. An error is a message that
+    /// holds a value aemp cannot represent (it is skipped).
+    pub(crate) fn into_values(self) -> Result<Vec<Value>, TransportError> {
+        match self {
+            Body::Values(values) => Ok(values),
+            Body::Raw(raw) => raw.decode_body(),
+        }
+    }
+}
 
 /// What a sink may ask of the node that delivers to it.
 pub(crate) trait Host {
@@ -33,7 +55,14 @@ pub(crate) trait Host {
 pub(crate) trait Sink: Send + Sync + 'static {
     /// A message from node `src` (our own id for local senders), delivered by `host`.
     /// Called only while the port is alive; must not block.
-    fn deliver(&self, port: &Arc<Port>, host: &dyn Host, src: &str, msg: Vec<Value>);
+    fn deliver(&self, port: &Arc<Port>, host: &dyn Host, src: &str, msg: Body);
+    /// Several messages from one node, in order (emptied); as many calls of `deliver`
+    /// unless the sink can take them at once.
+    fn deliver_many(&self, port: &Arc<Port>, host: &dyn Host, src: &str, msgs: &mut Vec<Body>) {
+        for msg in msgs.drain(..) {
+            self.deliver(port, host, src, msg);
+        }
+    }
     /// The port was killed with `reason`: drop what is queued, stop.
     fn killed(&self, reason: &[Value]);
     /// The sink itself, for the callers that know its type (`rcv`, typed `tell`).
@@ -71,9 +100,19 @@ impl Port {
     }
 
     /// Hands a message to the sink, unless the port is dead.
-    pub(crate) fn deliver(self: &Arc<Self>, host: &dyn Host, src: &str, msg: Vec<Value>) {
+    pub(crate) fn deliver(self: &Arc<Self>, host: &dyn Host, src: &str, msg: Body) {
         if !self.is_dead() {
             self.sink.deliver(self, host, src, msg);
+        }
+    }
+
+    /// Hands several messages to the sink, in order (emptying `msgs`), unless the port is
+    /// dead.
+    pub(crate) fn deliver_many(self: &Arc<Self>, host: &dyn Host, src: &str, msgs: &mut Vec<Body>) {
+        if self.is_dead() {
+            msgs.clear();
+        } else {
+            self.sink.deliver_many(self, host, src, msgs);
         }
     }
 

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::Message;
 use crate::node::WeakNode;
-use crate::port::{Host, Port as KernelPort, Sink};
+use crate::port::{Body, Host, Port as KernelPort, Sink};
 use crate::sync::lock;
 use crate::PortId;
 
@@ -96,7 +96,14 @@ impl<M: Message> Mailbox<M> {
 pub(super) struct SharedMailbox<M: Message>(pub(super) Arc<Mailbox<M>>);
 
 impl<M: Message> Sink for SharedMailbox<M> {
-    fn deliver(&self, _port: &Arc<KernelPort>, _host: &dyn Host, src: &str, msg: Vec<Value>) {
+    fn deliver(&self, _port: &Arc<KernelPort>, _host: &dyn Host, src: &str, msg: Body) {
+        let msg = match msg.into_values() {
+            Ok(msg) => msg,
+            Err(e) => {
+                tracing::debug!(port = %self.0.id, node = src, error = %e, "skipped a message that cannot be decoded");
+                return;
+            }
+        };
         match M::from_values(msg.clone()) {
             Ok((msg, rest)) => {
                 let reply = match rest.last().and_then(Value::to_text) {

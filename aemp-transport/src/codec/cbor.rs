@@ -11,7 +11,7 @@ use super::{Item, MAX_DEPTH};
 use crate::Value;
 
 /// Self-describe CBOR (RFC 8949 3.4.6): a marker without meaning, skipped.
-const TAG_SELF_DESCRIBE: u64 = 55799;
+pub(super) const TAG_SELF_DESCRIBE: u64 = 55799;
 
 /// The additional information of indefinite lengths (majors 2-5) and of the break (major 7).
 pub(super) const INDEFINITE: u8 = 31;
@@ -132,6 +132,41 @@ pub(super) fn decode(buf: &[u8], max: usize) -> Result<Item, String> {
     match p.message() {
         Ok(v) => Ok(Item::Done(p.pos, p.unsupported.map_or(Ok(v), Err))),
         Err(Stop::Incomplete) => Ok(Item::Incomplete),
+        Err(Stop::Corrupt(reason)) => Err(reason),
+    }
+}
+
+/// Decodes the elements of a whole, scanned message from `at` on: `count` of them, or up to
+/// the break of an indefinite-length array (`None`).
+pub(super) fn decode_elements(
+    buf: &[u8],
+    at: usize,
+    count: Option<usize>,
+) -> Result<Vec<Value>, String> {
+    let mut p = Parser {
+        buf,
+        pos: at,
+        max: usize::MAX,
+        unsupported: None,
+    };
+    let mut items = Vec::with_capacity(count.unwrap_or(4).min(buf.len()));
+    let decoded = match count {
+        Some(n) => (0..n).try_for_each(|_| p.value(1, &mut items)),
+        None => loop {
+            match p.at_break() {
+                Ok(true) => break Ok(()),
+                Ok(false) => {
+                    if let Err(e) = p.value(1, &mut items) {
+                        break Err(e);
+                    }
+                }
+                Err(e) => break Err(e),
+            }
+        },
+    };
+    match decoded {
+        Ok(()) => p.unsupported.map_or(Ok(items), Err),
+        Err(Stop::Incomplete) => Err("message ends early".into()),
         Err(Stop::Corrupt(reason)) => Err(reason),
     }
 }

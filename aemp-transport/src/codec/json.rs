@@ -6,6 +6,8 @@
 //! refused with an error instead of being changed silently (serde_json would write a byte
 //! string as an array of numbers and NaN as `null`).
 
+use serde::de::{Deserializer as _, IgnoredAny, SeqAccess, Visitor};
+
 use super::{Item, MAX_DEPTH};
 use crate::Value;
 
@@ -17,6 +19,46 @@ pub(super) fn decode(buf: &[u8]) -> Result<Item, String> {
         Some(Err(e)) if e.is_eof() => Ok(Item::Incomplete),
         Some(Err(e)) => Err(e.to_string()),
     }
+}
+
+/// Finds where the first JSON text of `buf` ends and checks it is well formed (UTF-8 and
+/// JSON syntax), without building it: `Ok(None)` while it is incomplete. Decoding a text it
+/// passed cannot fail but for what a [`Value`] cannot hold.
+pub(super) fn frame(buf: &[u8]) -> Result<Option<usize>, String> {
+    let mut items = serde_json::Deserializer::from_slice(buf).into_iter::<IgnoredAny>();
+    match items.next() {
+        None => Ok(None),
+        Some(Ok(_)) => {
+            let end = items.byte_offset();
+            std::str::from_utf8(&buf[..end]).map_err(|e| format!("JSON text is not UTF-8: {e}"))?;
+            Ok(Some(end))
+        }
+        Some(Err(e)) if e.is_eof() => Ok(None),
+        Some(Err(e)) => Err(e.to_string()),
+    }
+}
+
+/// Decodes the elements of a framed JSON array after the first (the destination), which is
+/// skipped without being built.
+pub(super) fn decode_body(item: &[u8]) -> Result<Vec<Value>, String> {
+    struct Body;
+    impl<'de> Visitor<'de> for Body {
+        type Value = Vec<Value>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an array")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Value>, A::Error> {
+            let mut items = Vec::new();
+            if seq.next_element::<IgnoredAny>()?.is_some() {
+                while let Some(v) = seq.next_element::<Value>()? {
+                    items.push(v);
+                }
+            }
+            Ok(items)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(item);
+    de.deserialize_seq(Body).map_err(|e| e.to_string())
 }
 
 pub(super) fn encode_array(

@@ -7,6 +7,7 @@
 
 mod cbor;
 mod json;
+mod raw;
 mod scan;
 
 use std::fmt;
@@ -14,8 +15,10 @@ use std::str::FromStr;
 
 use bytes::{Buf, BytesMut};
 
-use self::scan::{CborScan, JsonScan, Scan, Scanner};
+use self::scan::{Scan, Scanner};
 use crate::{Error, Value};
+
+pub use self::raw::RawMessage;
 
 /// Default limit of one message on the wire, and of the bytes buffered while a message is
 /// incomplete: 64 MiB. AnyEvent::MP has no limit; an unbounded buffer would let one peer
@@ -153,6 +156,11 @@ pub(crate) enum Item {
 
 /// A streaming decoder: feed it bytes, take whole messages out.
 ///
+/// Each message is framed by a scan that checks what makes a stream unreadable (so a corrupt
+/// stream fails at once, for good) and remembers where a split message stopped, so a large
+/// message arriving in many reads is walked once. [`Decoder::next_raw`] hands the message out
+/// undecoded, [`Decoder::next_message`] decoded.
+///
 /// ```
 /// use aemp_transport::{msg, Decoder, Encoder, Framing};
 /// let mut wire = Vec::new();
@@ -173,8 +181,10 @@ pub struct Decoder {
     buf: BytesMut,
     max_message_size: usize,
     broken: bool,
-    /// Set while the buffer ends inside an item: finds its end without re-parsing.
-    pending: Option<Scanner>,
+    /// Where the scan of the next message stands (it resumes when more bytes arrive).
+    scanner: Scanner,
+    /// A JSON text is being scanned as it arrives.
+    scanning: bool,
 }
 
 impl Decoder {
@@ -190,7 +200,8 @@ impl Decoder {
             buf: BytesMut::with_capacity(64 * 1024),
             max_message_size,
             broken: false,
-            pending: None,
+            scanner: Scanner::new(framing, max_message_size),
+            scanning: false,
         }
     }
 
@@ -214,66 +225,110 @@ impl Decoder {
         self.buf.len()
     }
 
-    /// Takes the next whole message out of the buffer: `Ok(None)` when more bytes are needed.
+    /// Takes the next whole message out of the buffer and decodes it: `Ok(None)` when more
+    /// bytes are needed.
     ///
     /// A message that is well framed but not an array (or holds a CBOR value that has no
     /// [`Value`]) is skipped and reported as a non-fatal [`Error::BadMessage`]; a stream that
     /// cannot be decoded any further gives a fatal [`Error::Decode`], and so does every later
     /// call.
     pub fn next_message(&mut self) -> Result<Option<Vec<Value>>, Error> {
+        match self.next_raw()? {
+            Some(raw) => raw.decode().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Takes the next whole message out of the buffer without decoding it: `Ok(None)` when
+    /// more bytes are needed. Errors as [`Decoder::next_message`]'s, except that a value
+    /// aemp cannot represent is found only when the message is decoded.
+    pub fn next_raw(&mut self) -> Result<Option<RawMessage>, Error> {
         if self.broken {
             return Err(self.corrupt("stream already corrupt".into()));
         }
-        if let Some(scanner) = &mut self.pending {
-            match scanner.advance(&self.buf) {
-                Scan::Incomplete => return self.incomplete(),
-                Scan::Complete(_) | Scan::Decode => self.pending = None,
-            }
-        }
-        let item = match self.framing {
-            Framing::Cbor => cbor::decode(&self.buf, self.max_message_size),
-            Framing::Json => json::decode(&self.buf),
+        let scanned = match self.framing {
+            // A JSON text that has all arrived is framed and checked in one pass; the scan
+            // follows one that has not, so it is parsed once when its end arrives.
+            Framing::Json if !self.scanning => match json::frame(&self.buf) {
+                Ok(Some(end)) => Scan::Complete(end),
+                // Incomplete, or (serde_json's check without building values says so of a
+                // number cut short) an error: the scan finds out which.
+                _ => {
+                    self.scanning = true;
+                    self.json_scan()
+                }
+            },
+            Framing::Json => self.json_scan(),
+            Framing::Cbor => self.scanner.advance(&self.buf),
         };
-        match item {
-            Ok(Item::Incomplete) => {
-                let mut scanner = match self.framing {
-                    Framing::Cbor => Scanner::Cbor(CborScan::default()),
-                    Framing::Json => Scanner::Json(JsonScan::default()),
+        match scanned {
+            Scan::Incomplete => self.incomplete(),
+            Scan::Complete(end) => {
+                self.scanning = false;
+                let shape = self.scanner.finish(&self.buf[..end]);
+                let raw = RawMessage::new(self.buf.split_to(end).freeze(), self.framing, shape);
+                if shape.array {
+                    Ok(Some(raw))
+                } else {
+                    // Well framed but not an array: skipped, saying what it was.
+                    Err(raw.decode().err().unwrap_or_else(|| Error::BadMessage {
+                        reason: "a message must be an array".into(),
+                    }))
+                }
+            }
+            Scan::Corrupt(reason) => Err(self.fail(reason)),
+            Scan::Decode => {
+                // Something the scan does not frame (a JSON text that is not an array or
+                // object): the decoder finds its end, or what is wrong with it.
+                self.scanner.reset();
+                self.scanning = false;
+                let item = match self.framing {
+                    Framing::Cbor => cbor::decode(&self.buf, self.max_message_size),
+                    Framing::Json => json::decode(&self.buf),
                 };
-                if scanner.advance(&self.buf) == Scan::Incomplete {
-                    self.pending = Some(scanner);
+                match item {
+                    Ok(Item::Incomplete) => self.incomplete(),
+                    Ok(Item::Done(used, value)) => {
+                        self.buf.advance(used);
+                        let reason = match value {
+                            Ok(other) => {
+                                format!("a message must be an array, got {}: {other}", other.kind())
+                            }
+                            Err(reason) => reason,
+                        };
+                        Err(Error::BadMessage { reason })
+                    }
+                    Err(reason) => Err(self.fail(reason)),
                 }
-                self.incomplete()
-            }
-            Ok(Item::Done(used, value)) => {
-                self.buf.advance(used);
-                match value {
-                    Ok(Value::Array(msg)) => Ok(Some(msg)),
-                    Ok(other) => Err(Error::BadMessage {
-                        reason: format!(
-                            "a message must be an array, got {}: {other}",
-                            other.kind()
-                        ),
-                    }),
-                    Err(reason) => Err(Error::BadMessage { reason }),
-                }
-            }
-            Err(reason) => {
-                self.broken = true;
-                Err(self.corrupt(reason))
             }
         }
     }
 
-    fn incomplete(&mut self) -> Result<Option<Vec<Value>>, Error> {
+    /// Resumes the scan of a JSON text; once its end has arrived, checks it.
+    fn json_scan(&mut self) -> Scan {
+        match self.scanner.advance(&self.buf) {
+            Scan::Complete(end) => match json::frame(&self.buf[..end]) {
+                Ok(Some(end)) => Scan::Complete(end),
+                Ok(None) => Scan::Corrupt("JSON text ends early".into()),
+                Err(reason) => Scan::Corrupt(reason),
+            },
+            other => other,
+        }
+    }
+
+    fn incomplete(&mut self) -> Result<Option<RawMessage>, Error> {
         if self.buf.len() > self.max_message_size {
-            self.broken = true;
-            return Err(self.corrupt(format!(
+            return Err(self.fail(format!(
                 "message exceeds the limit of {} bytes",
                 self.max_message_size
             )));
         }
         Ok(None)
+    }
+
+    fn fail(&mut self, reason: String) -> Error {
+        self.broken = true;
+        self.corrupt(reason)
     }
 
     fn corrupt(&self, reason: String) -> Error {

@@ -7,16 +7,19 @@
 //! in many reads would be re-parsed from its start on every read (quadratic time).
 
 use super::cbor::{head, Head, Malformed, INDEFINITE};
+use super::MAX_DEPTH;
 
 /// What a scan found.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Scan {
-    /// The item ends at this offset: decode it.
+    /// The item ends at this offset.
     Complete(usize),
     /// More bytes are needed.
     Incomplete,
-    /// The scanner cannot tell (a malformed or unusual item): decode to find out.
+    /// The scanner cannot tell (an unusual item): decode to find out.
     Decode,
+    /// The stream is not well formed: it cannot be read any further.
+    Corrupt(String),
 }
 
 /// A scanner for one framing.
@@ -27,67 +30,179 @@ pub(super) enum Scanner {
 }
 
 impl Scanner {
+    pub(super) fn new(framing: crate::Framing, max: usize) -> Scanner {
+        match framing {
+            crate::Framing::Cbor => Scanner::Cbor(CborScan::new(max)),
+            crate::Framing::Json => Scanner::Json(JsonScan::default()),
+        }
+    }
+
     pub(super) fn advance(&mut self, buf: &[u8]) -> Scan {
         match self {
             Scanner::Cbor(s) => s.advance(buf),
             Scanner::Json(s) => s.advance(buf),
         }
     }
+
+    /// After [`Scan::Complete`]: what the item looks like. Ready for the next item.
+    pub(super) fn finish(&mut self, item: &[u8]) -> Shape {
+        match self {
+            Scanner::Cbor(s) => {
+                let shape = s.shape;
+                *s = CborScan::new(s.max);
+                shape
+            }
+            Scanner::Json(s) => {
+                *s = JsonScan::default();
+                json_shape(item)
+            }
+        }
+    }
+
+    /// Forgets a partly scanned item.
+    pub(super) fn reset(&mut self) {
+        match self {
+            Scanner::Cbor(s) => *s = CborScan::new(s.max),
+            Scanner::Json(s) => *s = JsonScan::default(),
+        }
+    }
 }
 
-/// Walks CBOR headers without building values. Keeps, per open array or map, how many
-/// items are still to come (`None`: indefinite length, ended by a break).
-#[derive(Debug, Default)]
+/// What a scanned message looks like, found on the way: enough to route it undecoded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Shape {
+    /// The item is an array.
+    pub(crate) array: bool,
+    /// The number of elements of a definite-length (CBOR) array.
+    pub(crate) count: Option<usize>,
+    /// Where the first element's content lies, when it is a definite-length string.
+    pub(crate) dest: Option<(usize, usize)>,
+    /// Where the second element starts (CBOR, when `dest` is known).
+    pub(crate) body_at: usize,
+    /// The array is empty (`[]`, the keepalive).
+    pub(crate) empty: bool,
+}
+
+/// One open container of a CBOR scan.
+#[derive(Clone, Copy, Debug)]
+enum Open {
+    /// An array or map with this many items still to come.
+    Items(u64),
+    /// An indefinite-length array or map, ended by a break.
+    Indefinite,
+    /// A tag: one item to come.
+    Tag,
+    /// An indefinite-length string of this major type: definite chunks of it up to a break.
+    Chunks(u8),
+}
+
+/// Walks CBOR headers without building values, checking everything that makes a stream
+/// unreadable (as the decoder would find it: reserved headers, misplaced breaks, bad chunks,
+/// nesting, strings over the limit), so that a message it passes can be decoded later, by
+/// whoever handles it, without a fatal error. Keeps the open containers between calls.
+#[derive(Debug)]
 pub(super) struct CborScan {
     pos: usize,
-    open: Vec<Option<u64>>,
+    open: Vec<Open>,
+    /// Containers and tags open (chunked strings do not nest).
+    depth: usize,
+    max: usize,
+    shape: Shape,
+    /// The message's first element has been passed.
+    first_seen: bool,
 }
 
 impl CborScan {
+    fn new(max: usize) -> CborScan {
+        CborScan {
+            pos: 0,
+            open: Vec::new(),
+            depth: 0,
+            max,
+            shape: Shape::default(),
+            first_seen: false,
+        }
+    }
+
     fn advance(&mut self, buf: &[u8]) -> Scan {
         loop {
+            let start = self.pos;
             let Head {
                 major,
                 info,
                 arg,
                 size: header,
-            } = match head(buf, self.pos) {
+            } = match head(buf, start) {
                 Ok(Some(h)) => h,
                 Ok(None) => return Scan::Incomplete,
-                Err(Malformed) => return Scan::Decode,
+                Err(Malformed) => {
+                    return Scan::Corrupt(format!("invalid CBOR header at byte {start}"))
+                }
             };
-            if info == INDEFINITE {
-                self.pos += 1;
-                if major != 7 {
-                    // An indefinite-length array, map or string opens.
-                    self.open.push(None);
+            if let Some(&Open::Chunks(string)) = self.open.last() {
+                if major == 7 && info == INDEFINITE {
+                    self.pos += 1;
+                    self.open.pop();
+                    if let Some(end) = self.item_done(None) {
+                        return Scan::Complete(end);
+                    }
                     continue;
                 }
-                // A break.
-                match self.open.pop() {
-                    Some(None) => {
-                        if let Some(end) = self.item_done() {
+                if major != string || info == INDEFINITE {
+                    return Scan::Corrupt("invalid chunk in indefinite-length CBOR string".into());
+                }
+                match self.string(buf, arg, header) {
+                    Ok(true) => continue,
+                    Ok(false) => return Scan::Incomplete,
+                    Err(reason) => return Scan::Corrupt(reason),
+                }
+            }
+            if start == 0 && major == 4 {
+                self.shape.array = true;
+                self.shape.count = usize::try_from(arg).ok().filter(|_| info != INDEFINITE);
+                self.shape.empty = self.shape.count == Some(0);
+            }
+            if info == INDEFINITE {
+                self.pos += 1;
+                match major {
+                    2 | 3 => self.open.push(Open::Chunks(major)),
+                    4 | 5 => {
+                        if let Err(reason) = self.nest() {
+                            return Scan::Corrupt(reason);
+                        }
+                        self.open.push(Open::Indefinite);
+                    }
+                    // A break.
+                    _ => {
+                        if !matches!(self.open.pop(), Some(Open::Indefinite)) {
+                            return Scan::Corrupt(format!("unexpected CBOR break at byte {start}"));
+                        }
+                        self.depth -= 1;
+                        if start == 1 {
+                            self.shape.empty = true;
+                        }
+                        if let Some(end) = self.item_done(None) {
+                            return Scan::Complete(end);
+                        }
+                    }
+                }
+                continue;
+            }
+            match major {
+                2 | 3 => match self.string(buf, arg, header) {
+                    Ok(true) => {
+                        if let Some(end) = self.item_done(Some((start + header, self.pos))) {
                             return Scan::Complete(end);
                         }
                         continue;
                     }
-                    _ => return Scan::Decode,
-                }
-            }
-            match major {
-                2 | 3 => {
-                    let Some(end) = usize::try_from(arg)
-                        .ok()
-                        .and_then(|n| (self.pos + header).checked_add(n))
-                    else {
-                        return Scan::Decode;
-                    };
-                    if end > buf.len() {
-                        return Scan::Incomplete;
-                    }
-                    self.pos = end;
-                }
+                    Ok(false) => return Scan::Incomplete,
+                    Err(reason) => return Scan::Corrupt(reason),
+                },
                 4 | 5 => {
+                    if let Err(reason) = self.nest() {
+                        return Scan::Corrupt(reason);
+                    }
                     self.pos += header;
                     let items = if major == 4 {
                         Some(arg)
@@ -95,44 +210,130 @@ impl CborScan {
                         arg.checked_mul(2)
                     };
                     match items {
-                        Some(0) => {}
+                        Some(0) => self.depth -= 1,
                         Some(n) => {
-                            self.open.push(Some(n));
+                            self.open.push(Open::Items(n));
                             continue;
                         }
-                        None => return Scan::Decode,
+                        None => {
+                            return Scan::Corrupt(format!("invalid CBOR header at byte {start}"))
+                        }
                     }
                 }
                 6 => {
-                    // A tag belongs to the item after it.
                     self.pos += header;
+                    // Self-describe is a marker without meaning; other tags nest.
+                    if arg != super::cbor::TAG_SELF_DESCRIBE {
+                        if let Err(reason) = self.nest() {
+                            return Scan::Corrupt(reason);
+                        }
+                        self.open.push(Open::Tag);
+                    }
                     continue;
                 }
                 _ => self.pos += header,
             }
-            if let Some(end) = self.item_done() {
+            if let Some(end) = self.item_done(None) {
                 return Scan::Complete(end);
             }
         }
     }
 
-    /// One item finished: count it against the innermost open container, closing those that
-    /// are full. Returns the end of the top-level item once it is complete.
-    fn item_done(&mut self) -> Option<usize> {
+    /// Moves past a definite-length string (or chunk) whose header is at the position: false
+    /// if it has not all arrived.
+    fn string(&mut self, buf: &[u8], len: u64, header: usize) -> Result<bool, String> {
+        let n = usize::try_from(len).unwrap_or(usize::MAX);
+        if n > self.max {
+            return Err(format!(
+                "CBOR string of {n} bytes exceeds the message limit of {} bytes",
+                self.max
+            ));
+        }
+        let end = self.pos + header + n;
+        if end > buf.len() {
+            return Ok(false);
+        }
+        self.pos = end;
+        Ok(true)
+    }
+
+    fn nest(&mut self) -> Result<(), String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(format!("nesting deeper than {MAX_DEPTH}"));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    /// An item is complete (`string`: the content of a definite-length string): note the
+    /// message's first element, count the item against the innermost open container, closing
+    /// those that are full. Returns the end of the top-level item once it is complete.
+    fn item_done(&mut self, mut string: Option<(usize, usize)>) -> Option<usize> {
         loop {
+            if self.shape.array && self.open.len() == 1 && !self.first_seen {
+                // The message's first element: its name, and where the body starts.
+                self.first_seen = true;
+                self.shape.body_at = self.pos;
+                self.shape.dest = string;
+            }
+            // Items counted further up are containers, not strings.
+            string = None;
             match self.open.last_mut() {
                 None => return Some(self.pos),
-                Some(None) => return None,
-                Some(Some(n)) => {
+                Some(Open::Indefinite | Open::Chunks(_)) => return None,
+                Some(Open::Tag) => {
+                    self.open.pop();
+                    self.depth -= 1;
+                }
+                Some(Open::Items(n)) => {
                     *n -= 1;
                     if *n > 0 {
                         return None;
                     }
                     self.open.pop();
+                    self.depth -= 1;
                 }
             }
         }
     }
+}
+
+/// The shape of a whole JSON message: an array, empty or not, and its first element's
+/// content when it is a string without escapes.
+fn json_shape(item: &[u8]) -> Shape {
+    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let mut shape = Shape::default();
+    let Some(open) = item.iter().position(|b| !ws(b)) else {
+        return shape;
+    };
+    if item[open] != b'[' {
+        return shape;
+    }
+    shape.array = true;
+    let Some(first) = item[open + 1..]
+        .iter()
+        .position(|b| !ws(b))
+        .map(|p| p + open + 1)
+    else {
+        return shape;
+    };
+    match item[first] {
+        b']' => shape.empty = true,
+        b'"' => {
+            let content = first + 1;
+            if let Some(len) = item[content..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\')
+            {
+                if item[content + len] == b'"' {
+                    shape.dest = Some((content, content + len));
+                    shape.body_at = content + len + 1;
+                }
+            }
+        }
+        _ => {}
+    }
+    shape
 }
 
 /// Tracks JSON nesting and strings to find where a top-level array or object ends.
@@ -183,5 +384,93 @@ impl JsonScan {
             }
         }
         Scan::Incomplete
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::super::{cbor, Item};
+    use super::*;
+
+    /// The scan frames what the decoder can read, and refuses what it cannot: a message it
+    /// passes never fails to decode but for an unrepresentable value, and both agree on
+    /// where it ends.
+    fn agree(bytes: &[u8]) -> Result<(), TestCaseError> {
+        let max = 256;
+        let mut scan = CborScan::new(max);
+        let verdict = scan.advance(bytes);
+        let decoded = cbor::decode(bytes, max);
+        match (&verdict, &decoded) {
+            (Scan::Complete(end), Ok(Item::Done(used, _))) => prop_assert_eq!(end, used),
+            (Scan::Incomplete, Ok(Item::Incomplete)) | (Scan::Corrupt(_), Err(_)) => {}
+            // The decoder stops at the first corrupt header; the scan may have to see
+            // the whole item before it does.
+            (Scan::Incomplete, Err(_)) => {}
+            _ => prop_assert!(
+                false,
+                "scan {verdict:?}, decode {:?}",
+                decoded.map(|i| matches!(i, Item::Incomplete))
+            ),
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn scan_agrees_with_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            agree(&bytes)?;
+        }
+
+        #[test]
+        fn scan_agrees_on_near_messages(seed in proptest::collection::vec(0u8..4, 1..12), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            // Arrays, strings, maps and tags, with one byte changed.
+            let mut bytes = vec![0x80 | seed.len() as u8];
+            for s in &seed {
+                bytes.extend_from_slice(match s {
+                    0 => &[0x63, b'a', b'b', b'c'][..],
+                    1 => &[0x9f, 0x01, 0x41, 0x00, 0xff][..],
+                    2 => &[0xa1, 0x61, b'k', 0xc1, 0x01][..],
+                    _ => &[0x7f, 0x61, b'x', 0x60, 0xff][..],
+                });
+            }
+            agree(&bytes)?;
+            let i = at.index(bytes.len());
+            bytes[i] = byte;
+            agree(&bytes)?;
+        }
+    }
+
+    #[test]
+    fn shape_of_a_message() {
+        let mut scan = Scanner::new(crate::Framing::Cbor, 1 << 20);
+        // ["port", "tag", 1]
+        let wire = [
+            0x83, 0x64, b'p', b'o', b'r', b't', 0x43, b't', b'a', b'g', 0x01,
+        ];
+        assert_eq!(scan.advance(&wire), Scan::Complete(wire.len()));
+        let shape = scan.finish(&wire);
+        assert_eq!(
+            (shape.dest, shape.body_at, shape.count),
+            (Some((2, 6)), 6, Some(3))
+        );
+        // [["x"], "y"]: the first element is not a string.
+        let wire = [0x82, 0x81, 0x61, b'x', 0x61, b'y'];
+        assert_eq!(scan.advance(&wire), Scan::Complete(wire.len()));
+        assert_eq!(scan.finish(&wire).dest, None);
+        // [] and [_ ]
+        for wire in [&[0x80][..], &[0x9f, 0xff][..]] {
+            assert_eq!(scan.advance(wire), Scan::Complete(wire.len()));
+            assert!(scan.finish(wire).empty);
+        }
+        let json = br#" [ "po rt" , 1]"#;
+        let shape = json_shape(json);
+        assert_eq!(
+            &json[shape.dest.unwrap().0..shape.dest.unwrap().1],
+            b"po rt"
+        );
+        assert_eq!(json_shape(br#"["a\"b",1]"#).dest, None);
+        assert!(json_shape(b"[ ]").empty);
     }
 }
