@@ -17,6 +17,8 @@ const PAYLOAD: &str = "a 40-byte payload.......................";
 const REMOTE_N: u64 = 200_000;
 const LOCAL_N: u64 = 100_000;
 const RTT_N: usize = 5_000;
+/// Round trips between two tasks of the runtime: fast, so many more are timed.
+const TASK_RTT_N: usize = 50_000;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -176,8 +178,33 @@ async fn typed() -> (f64, f64) {
     (median(tells), median(asks))
 }
 
-/// Nanoseconds per mpsc + oneshot round trip.
-async fn mpsc_oneshot_rtt() -> f64 {
+/// Nanoseconds per typed `ask` round trip from a task of the runtime (as an actor or a
+/// request handler asks), rather than from `main`'s thread.
+async fn typed_ask_in_task() -> f64 {
+    let n = node("hot-typed-task", &[Framing::Cbor]).await;
+    let counter = n.spawn_actor(Counter::default());
+    tokio::spawn(async move {
+        let mut asks = Vec::new();
+        for _ in 0..3 {
+            let start = Instant::now();
+            for _ in 0..TASK_RTT_N {
+                let _: u64 = counter.ask(Count::Get).await.unwrap();
+            }
+            asks.push(start.elapsed().as_nanos() as f64 / TASK_RTT_N as f64);
+        }
+        median(asks)
+    })
+    .await
+    .unwrap()
+}
+
+/// Nanoseconds per mpsc + oneshot round trip from a task of the runtime.
+async fn mpsc_oneshot_rtt_in_task() -> f64 {
+    tokio::spawn(mpsc_oneshot_rtt(TASK_RTT_N)).await.unwrap()
+}
+
+/// Nanoseconds per mpsc + oneshot round trip, `n` timed per run.
+async fn mpsc_oneshot_rtt(n: usize) -> f64 {
     let (tx, mut rx) = mpsc::channel::<oneshot::Sender<u64>>(1024);
     tokio::spawn(async move {
         let mut n = 0;
@@ -189,12 +216,12 @@ async fn mpsc_oneshot_rtt() -> f64 {
     let mut times = Vec::new();
     for _ in 0..3 {
         let start = Instant::now();
-        for _ in 0..RTT_N {
+        for _ in 0..n {
             let (otx, orx) = oneshot::channel();
             tx.send(otx).await.unwrap();
             orx.await.unwrap();
         }
-        times.push(start.elapsed().as_nanos() as f64 / RTT_N as f64);
+        times.push(start.elapsed().as_nanos() as f64 / n as f64);
     }
     median(times)
 }
@@ -262,6 +289,10 @@ async fn main() {
             "remote_json" => remote_one_way(Framing::Json).await,
             "local_snd" => local_snd().await,
             "typed" => typed().await.0,
+            "ask" => typed().await.1,
+            "ask_ref" => mpsc_oneshot_rtt(RTT_N).await,
+            "ask_task" => typed_ask_in_task().await,
+            "ask_ref_task" => mpsc_oneshot_rtt_in_task().await,
             "cal" => cal_rtt().await.0,
             other => panic!("unknown figure {other}"),
         };
@@ -274,7 +305,7 @@ async fn main() {
     let mpsc_vec = mpsc_of(|i| msg!["tag", i, PAYLOAD]).await;
     let mpsc_small = mpsc_of(|i| Small::Tag(i, PAYLOAD)).await;
     let (tell, ask) = typed().await;
-    let ask_ref = mpsc_oneshot_rtt().await;
+    let ask_ref = mpsc_oneshot_rtt(RTT_N).await;
     let (cal50, cal99) = cal_rtt().await;
     let (raw50, raw99) = raw_tcp_rtt().await;
     println!(

@@ -304,3 +304,89 @@ async fn heartbeat_detects_a_silent_peer_quickly() {
     assert!(started.elapsed() < Duration::from_secs(5));
     fake.abort();
 }
+
+/// CBOR for a text string of fewer than 24 bytes.
+fn cbor_text(s: &str) -> Vec<u8> {
+    assert!(s.len() < 24);
+    let mut out = vec![0x60 + s.len() as u8];
+    out.extend_from_slice(s.as_bytes());
+    out
+}
+
+/// The reader routes messages by the destination read off the wire and leaves decoding to
+/// the port: a message holding a value aemp cannot represent is skipped there, alone;
+/// destinations written unusually still arrive; per-port order holds across interleaving;
+/// the connection stays up throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_are_routed_undecoded_and_only_what_cannot_be_decoded_is_skipped() {
+    use aemp::transport::{connect, Config, Decoder, Encoder, Framing};
+
+    let b = node("raw-b").await;
+    let (p, mut p_got) = inbox(&b);
+    let (q, mut q_got) = inbox(&b);
+    let config = Config::new("raw-peer")
+        .unwrap()
+        .secret("test secret")
+        .framings([Framing::Cbor])
+        .unwrap();
+    let (tx, _rx) = connect(addr(&b).as_str(), &config).await.unwrap().split();
+    assert_eq!(tx.framing(), Framing::Cbor);
+
+    let enc = Encoder::new(Framing::Cbor);
+    let mut wire = Vec::new();
+    let plain = |dest: &PortId, body: Vec<Value>, wire: &mut Vec<u8>| {
+        enc.encode_message(dest.name(), &body, wire).unwrap()
+    };
+    plain(&p, msg!["a", 1], &mut wire);
+    // [p, "bad", 1(0)]: a tag aemp does not represent.
+    wire.push(0x83);
+    wire.extend(cbor_text(p.name()));
+    wire.extend(cbor_text("bad"));
+    wire.extend([0xc1, 0x00]);
+    // [(_ p), "c"]: the destination as a chunked string.
+    wire.push(0x82);
+    wire.push(0x7f);
+    wire.extend(cbor_text(p.name()));
+    wire.push(0xff);
+    wire.extend(cbor_text("c"));
+    // [55799(p), "d"]: a self-described destination.
+    wire.extend([0x82, 0xd9, 0xd9, 0xf7]);
+    wire.extend(cbor_text(p.name()));
+    wire.extend(cbor_text("d"));
+    plain(&q, msg!["e"], &mut wire);
+    plain(&p, msg!["f"], &mut wire);
+    wire.extend([0x82, 0x63, b'z', b'z', b'z', 0x61, b'g']); // ["zzz", "g"]: no such port
+    wire.push(0x80); // []: a keepalive
+    for i in 0..200 {
+        plain(&p, msg!["burst", i], &mut wire);
+        plain(&q, msg!["burst", i], &mut wire);
+    }
+    plain(&p, msg!["z"], &mut wire);
+
+    let mut dec = Decoder::new(Framing::Cbor);
+    dec.extend(&wire);
+    let mut sent = 0;
+    loop {
+        match dec.next_raw() {
+            Ok(Some(raw)) => {
+                tx.send_raw(&raw).await.unwrap();
+                sent += 1;
+            }
+            Ok(None) => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(sent, 8 + 400 + 1);
+
+    for want in [msg!["a", 1], msg!["c"], msg!["d"], msg!["f"]] {
+        assert_eq!(p_got.next().await, want);
+    }
+    assert_eq!(q_got.next().await, msg!["e"]);
+    for i in 0..200 {
+        assert_eq!(p_got.next().await, msg!["burst", i]);
+        assert_eq!(q_got.next().await, msg!["burst", i]);
+    }
+    assert_eq!(p_got.next().await, msg!["z"]);
+    // The link never went down.
+    assert!(b.up_nodes().iter().any(|n| n == "raw-peer"));
+}

@@ -304,6 +304,29 @@ impl Sender {
             .await
     }
 
+    /// Queues a message as it was received (forwarding it, say), waiting while the buffer is
+    /// full: its bytes unchanged when it arrived in this connection's framing, re-encoded
+    /// otherwise (an error if it holds what this framing cannot carry).
+    ///
+    /// ```no_run
+    /// # async fn forward(rx: &mut aemp_transport::Receiver, tx: &aemp_transport::Sender) -> Result<(), aemp_transport::Error> {
+    /// while let Some(msg) = rx.recv_raw().await? {
+    ///     tx.send_raw(&msg).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_raw(&self, msg: &RawMessage) -> Result<(), Error> {
+        self.send_with(|enc, out| {
+            if enc.framing() == msg.framing() {
+                out.extend_from_slice(msg.as_bytes());
+                Ok(())
+            } else {
+                enc.encode(&msg.decode()?, out)
+            }
+        })
+        .await
+    }
+
     /// Waits until the buffer is below its limit (at once if it is); an error if the
     /// connection closed meanwhile. A reader whose replies pile up waits here before it reads
     /// more: backpressure on a peer that does not read.

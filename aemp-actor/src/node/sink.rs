@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use aemp_transport::Value;
@@ -11,7 +12,7 @@ use tokio::sync::oneshot;
 
 use super::ctx::{BoxHandler, BoxStart, Ctx};
 use super::inner::{Node, NodeInner};
-use crate::port::handler::Handlers;
+use crate::port::handler::{Cell, Handlers};
 use crate::port::mailbox::{Mailbox, Pushed};
 use crate::port::{Body, Host, Port, Sink};
 use crate::sync::{hand_to_idle_worker, lock, run_fallible};
@@ -37,7 +38,14 @@ pub(super) fn run_init(node: &Node, port: &PortId, init: BoxStart) {
 pub(crate) struct HandlerSink {
     mailbox: Mailbox<Start>,
     handlers: Mutex<Handlers<BoxHandler>>,
+    /// Bumped (under the `handlers` lock) whenever a handler changes: a drain keeps using
+    /// the default handler it looked up while this stays the same.
+    version: AtomicU64,
 }
+
+/// What a drain remembers between messages: the only handler of a port that has no tag
+/// handlers, and the handlers' version it was looked up in.
+type Memo = Option<(u64, Cell<BoxHandler>)>;
 
 impl HandlerSink {
     /// A handler port; `start` (a spawned port's init function) runs on its task before any
@@ -46,17 +54,30 @@ impl HandlerSink {
         HandlerSink {
             mailbox: Mailbox::new(start, held),
             handlers: Mutex::default(),
+            version: AtomicU64::new(0),
         }
     }
 
     /// Sets (or with `None` removes) the handler of `tag`, or the default handler.
     pub(crate) fn set_handler(&self, tag: Option<&str>, handler: Option<BoxHandler>) {
-        lock(&self.handlers).set(tag, handler);
+        let mut handlers = lock(&self.handlers);
+        handlers.set(tag, handler);
+        self.version.fetch_add(1, Ordering::Release);
     }
 
     /// Runs the handler for one message; a failure or panic kills the port with `die`.
-    fn handle(&self, node: &Node, port: &Port, mut msg: Vec<Value>) {
-        let found = lock(&self.handlers).lookup(&msg);
+    fn handle(&self, node: &Node, port: &Port, mut msg: Vec<Value>, memo: &mut Memo) {
+        let version = self.version.load(Ordering::Acquire);
+        if memo.as_ref().is_some_and(|(v, _)| *v == version) {
+            if let Some((_, cell)) = memo {
+                return self.run(node, port, cell, msg);
+            }
+        }
+        let found = {
+            let handlers = lock(&self.handlers);
+            *memo = handlers.only_default().map(|cell| (version, cell));
+            handlers.lookup(&msg)
+        };
         let Some((cell, strip_tag)) = found else {
             node.inner
                 .kill_local(port.id.name(), wire::unhandled_message(&msg));
@@ -65,9 +86,14 @@ impl HandlerSink {
         if strip_tag {
             msg.remove(0);
         }
+        self.run(node, port, &cell, msg)
+    }
+
+    /// Runs `handler` with one message; a failure or panic kills the port with `die`.
+    fn run(&self, node: &Node, port: &Port, handler: &Cell<BoxHandler>, msg: Vec<Value>) {
         let ctx = Ctx::new(node, &port.id);
         let outcome = run_fallible(|| {
-            let mut f = lock(&cell);
+            let mut f = lock(handler);
             f(&ctx, msg)
         });
         if let Err(error) = outcome {
@@ -137,6 +163,7 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
     };
     let mut batch = VecDeque::new();
     let mut first = None;
+    let mut memo = None;
     let mut yielded = true;
     while sink
         .mailbox
@@ -159,7 +186,7 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
                 break;
             }
             match msg.into_values() {
-                Ok(msg) => sink.handle(&node, &port, msg),
+                Ok(msg) => sink.handle(&node, &port, msg, &mut memo),
                 Err(e) => {
                     tracing::debug!(port = %port.id, error = %e, "skipped a message that cannot be decoded")
                 }

@@ -47,6 +47,14 @@ impl<H> Handlers<H> {
         }
     }
 
+    /// The default handler, when there are no tag handlers (so it takes every message).
+    pub(crate) fn only_default(&self) -> Option<Cell<H>> {
+        match &self.by_tag {
+            Some(by_tag) if !by_tag.is_empty() => None,
+            _ => self.default.clone(),
+        }
+    }
+
     /// The handler for `msg`, and whether it takes the message without its tag.
     pub(crate) fn lookup(&self, msg: &[Value]) -> Option<(Cell<H>, bool)> {
         // Most ports have only a default handler: no tag to hash then.

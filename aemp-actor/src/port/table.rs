@@ -9,10 +9,14 @@ use super::{Port, Sink};
 use crate::sync::{rlock, wlock};
 use crate::PortId;
 
+/// The table's hasher: fast on short names (every message is looked up), and seeded per
+/// table, so names a peer chooses (remote spawns) cannot be made to collide.
+type Hasher = foldhash::fast::RandomState;
+
 /// The ports of one node.
 pub(crate) struct PortTable {
     node: Arc<str>,
-    ports: RwLock<HashMap<Arc<str>, Arc<Port>>>,
+    ports: RwLock<HashMap<Arc<str>, Arc<Port>, Hasher>>,
     /// Names registered on this node (`Node::register`), for the node port's `lookup`.
     names: RwLock<HashMap<String, PortId>>,
     counter: AtomicU64,

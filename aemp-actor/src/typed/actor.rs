@@ -225,7 +225,7 @@ impl<M: Message> Port<M> {
     /// Sends `msg` and resolves to the handler's reply, decoded as `R`.
     pub fn ask<R: DeserializeOwned>(&self, msg: M) -> Ask<R> {
         let tx = self.tx.clone();
-        let port = self.port.id().to_string();
+        let port = self.port.id().clone();
         Ask::new(move |timeout| {
             Box::pin(async move {
                 let (reply_tx, reply_rx) = oneshot::channel();
@@ -234,17 +234,21 @@ impl<M: Message> Port<M> {
                     reply: ReplyTo::Local(reply_tx),
                 };
                 let exchange = async {
-                    tx.send(env)
-                        .await
-                        .map_err(|_| Error::NoReply { port: port.clone() })?;
-                    reply_rx
-                        .await
-                        .map_err(|_| Error::NoReply { port: port.clone() })
+                    let no_reply = || Error::NoReply {
+                        port: port.to_string(),
+                    };
+                    tx.send(env).await.map_err(|_| no_reply())?;
+                    reply_rx.await.map_err(|_| no_reply())
                 };
                 match timeout {
-                    Some(after) => tokio::time::timeout(after, exchange)
-                        .await
-                        .map_err(|_| Error::Timeout { port, after })?,
+                    Some(after) => {
+                        tokio::time::timeout(after, exchange)
+                            .await
+                            .map_err(|_| Error::Timeout {
+                                port: port.to_string(),
+                                after,
+                            })?
+                    }
                     None => exchange.await,
                 }
             })

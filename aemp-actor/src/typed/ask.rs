@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use aemp_transport::Value;
@@ -47,18 +48,39 @@ impl<R: DeserializeOwned> Ask<R> {
 
 impl<R: DeserializeOwned + Send + 'static> IntoFuture for Ask<R> {
     type Output = Result<R, Error>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<R, Error>> + Send>>;
+    type IntoFuture = Asking<R>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let fut = (self.start)(self.timeout);
-        Box::pin(async move {
-            let mut reply = fut.await?;
-            let value = if reply.is_empty() {
-                Value::Null
-            } else {
-                reply.swap_remove(0)
-            };
-            aemp_transport::from_value(value).map_err(Error::Reply)
-        })
+        Asking {
+            exchange: (self.start)(self.timeout),
+            _reply: PhantomData,
+        }
+    }
+}
+
+/// An [`Ask`] under way: resolves to the decoded reply.
+#[must_use = "futures do nothing unless polled"]
+pub struct Asking<R> {
+    exchange: AskFuture,
+    _reply: PhantomData<fn() -> R>,
+}
+
+impl<R> fmt::Debug for Asking<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Asking").finish_non_exhaustive()
+    }
+}
+
+impl<R: DeserializeOwned> Future for Asking<R> {
+    type Output = Result<R, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut reply = ready!(self.exchange.as_mut().poll(cx))?;
+        let value = if reply.is_empty() {
+            Value::Null
+        } else {
+            reply.swap_remove(0)
+        };
+        Poll::Ready(aemp_transport::from_value(value).map_err(Error::Reply))
     }
 }

@@ -60,7 +60,7 @@ mod message;
 mod port_ref;
 
 pub use actor::{Actor, ActorCtx, Port, SpawnActor, TellError, DEFAULT_CAPACITY, OVERFLOW_FACTOR};
-pub use ask::Ask;
+pub use ask::{Ask, Asking};
 #[doc(hidden)]
 pub use message::__private;
 pub use message::{BoxError, IntoReply, Message, MessageError, Reply};
