@@ -182,8 +182,8 @@ async fn typed() -> (f64, f64) {
 /// request handler asks), rather than from `main`'s thread.
 async fn typed_ask_in_task() -> f64 {
     let n = node("hot-typed-task", &[Framing::Cbor]).await;
-    let counter = n.spawn_actor(Counter::default());
     tokio::spawn(async move {
+        let counter = n.spawn_actor(Counter::default());
         let mut asks = Vec::new();
         for _ in 0..3 {
             let start = Instant::now();
@@ -306,6 +306,8 @@ async fn main() {
     let mpsc_small = mpsc_of(|i| Small::Tag(i, PAYLOAD)).await;
     let (tell, ask) = typed().await;
     let ask_ref = mpsc_oneshot_rtt(RTT_N).await;
+    let ask_task = typed_ask_in_task().await;
+    let ask_ref_task = mpsc_oneshot_rtt_in_task().await;
     let (cal50, cal99) = cal_rtt().await;
     let (raw50, raw99) = raw_tcp_rtt().await;
     println!(
@@ -314,6 +316,7 @@ async fn main() {
          \"local_snd_vs_mpsc_vec\":{:.2},\"local_snd_vs_mpsc_24b\":{:.2},\
          \"typed_tell_ns\":{tell:.0},\"typed_tell_vs_mpsc_vec\":{:.2},\
          \"typed_ask_ns\":{ask:.0},\"mpsc_oneshot_rtt_ns\":{ask_ref:.0},\
+         \"typed_ask_in_task_ns\":{ask_task:.0},\"mpsc_oneshot_rtt_in_task_ns\":{ask_ref_task:.0},\
          \"cal_p50_us\":{cal50:.1},\"cal_p99_us\":{cal99:.1},\"raw_tcp_p50_us\":{raw50:.1},\
          \"raw_tcp_p99_us\":{raw99:.1},\"cal_vs_raw_p50\":{:.2}}}",
         snd / mpsc_vec,

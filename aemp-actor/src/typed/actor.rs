@@ -5,12 +5,14 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 
 use aemp_transport::Value;
+use futures::task::AtomicWaker;
 use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 
 use super::ask::Ask;
 use super::mailbox::{Envelope, Mailbox, Overflow, ReplyTo, SharedMailbox};
@@ -226,33 +228,24 @@ impl<M: Message> Port<M> {
     pub fn ask<R: DeserializeOwned>(&self, msg: M) -> Ask<R> {
         let tx = self.tx.clone();
         let port = self.port.id().clone();
-        Ask::new(move |timeout| {
+        let no_reply = {
+            let port = port.clone();
+            move || Error::NoReply {
+                port: port.to_string(),
+            }
+        };
+        Ask::new(
+            port,
             Box::pin(async move {
                 let (reply_tx, reply_rx) = oneshot::channel();
                 let env = Envelope {
                     msg,
                     reply: ReplyTo::Local(reply_tx),
                 };
-                let exchange = async {
-                    let no_reply = || Error::NoReply {
-                        port: port.to_string(),
-                    };
-                    tx.send(env).await.map_err(|_| no_reply())?;
-                    reply_rx.await.map_err(|_| no_reply())
-                };
-                match timeout {
-                    Some(after) => {
-                        tokio::time::timeout(after, exchange)
-                            .await
-                            .map_err(|_| Error::Timeout {
-                                port: port.to_string(),
-                                after,
-                            })?
-                    }
-                    None => exchange.await,
-                }
-            })
-        })
+                tx.send(env).await.map_err(|_| no_reply())?;
+                reply_rx.await.map_err(|_| no_reply())
+            }),
+        )
     }
 
     /// Kills the actor's port with `reason`.
@@ -336,16 +329,18 @@ impl Node {
     pub fn ask<M: Message, R: DeserializeOwned>(&self, to: &PortRef<M>, msg: M) -> Ask<R> {
         let node = self.clone();
         let id = to.id().clone();
-        Ask::new(move |timeout| {
+        Ask::new(
+            id.clone(),
             Box::pin(async move {
                 let values = msg.into_values().map_err(Error::Message)?;
-                let call = node.cal(&id, values);
-                match timeout {
-                    Some(t) => call.timeout(t).await,
-                    None => call.await,
-                }
-            })
-        })
+                let mut reply = node.cal(&id, values).await?;
+                Ok(if reply.is_empty() {
+                    Value::Null
+                } else {
+                    reply.swap_remove(0)
+                })
+            }),
+        )
     }
 }
 
@@ -398,8 +393,8 @@ fn start<A: Actor>(
             draining: false,
         }),
         limit: capacity.saturating_mul(OVERFLOW_FACTOR),
-        killed: Notify::new(),
         is_killed: std::sync::atomic::AtomicBool::new(false),
+        kill_waker: AtomicWaker::new(),
         kill_reason: Mutex::new(None),
     });
     node.sink_port(Some(name), SharedMailbox(mailbox.clone()))?;
@@ -456,16 +451,24 @@ async fn run<A: Actor>(
             let env = match rx.try_recv() {
                 Ok(env) => env,
                 Err(mpsc::error::TryRecvError::Disconnected) => break 'life Vec::new(),
-                Err(mpsc::error::TryRecvError::Empty) => tokio::select! {
-                    biased;
-                    _ = mailbox.killed.notified() => {
-                        break 'life lock(&mailbox.kill_reason).take().unwrap_or_default()
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    let next = std::future::poll_fn(|cx| {
+                        // Registered before the flag is read: a kill cannot slip between.
+                        mailbox.kill_waker.register(cx.waker());
+                        if mailbox.is_killed.load(std::sync::atomic::Ordering::Acquire) {
+                            return Poll::Ready(Err(()));
+                        }
+                        rx.poll_recv(cx).map(Ok)
+                    })
+                    .await;
+                    match next {
+                        Ok(Some(env)) => env,
+                        Ok(None) => break 'life Vec::new(),
+                        Err(()) => {
+                            break 'life lock(&mailbox.kill_reason).take().unwrap_or_default()
+                        }
                     }
-                    env = rx.recv() => match env {
-                        Some(env) => env,
-                        None => break 'life Vec::new(),
-                    },
-                },
+                }
             };
             let outcome = AssertUnwindSafe(actor.handle(&mut ctx, env.msg))
                 .catch_unwind()
@@ -478,7 +481,7 @@ async fn run<A: Actor>(
             match env.reply {
                 ReplyTo::None => {}
                 ReplyTo::Local(tx) => {
-                    let _ = tx.send(reply.into_iter().collect());
+                    let _ = tx.send(reply.unwrap_or_default());
                 }
                 ReplyTo::Port(port) => {
                     if let Err(e) = ctx.node.snd(&port, reply.into_iter().collect()) {

@@ -6,7 +6,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use aemp_transport::Value;
-use tokio::sync::{mpsc, oneshot, Notify};
+use futures::task::AtomicWaker;
+use tokio::sync::{mpsc, oneshot};
 
 use super::Message;
 use crate::node::WeakNode;
@@ -17,7 +18,7 @@ use crate::PortId;
 /// Where the reply to a message goes.
 pub(super) enum ReplyTo {
     None,
-    Local(oneshot::Sender<Vec<Value>>),
+    Local(oneshot::Sender<Value>),
     Port(String),
 }
 
@@ -34,8 +35,9 @@ pub(super) struct Mailbox<M: Message> {
     pub(super) tx: mpsc::Sender<Envelope<M>>,
     pub(super) overflow: Mutex<Overflow<M>>,
     pub(super) limit: usize,
-    pub(super) killed: Notify,
     pub(super) is_killed: std::sync::atomic::AtomicBool,
+    /// The actor's task while it waits for mail (set before it looks at `is_killed`).
+    pub(super) kill_waker: AtomicWaker,
     pub(super) kill_reason: Mutex<Option<Vec<Value>>>,
 }
 
@@ -140,7 +142,9 @@ impl<M: Message> Sink for SharedMailbox<M> {
         self.0
             .is_killed
             .store(true, std::sync::atomic::Ordering::Release);
-        self.0.killed.notify_one();
+        // Wakes the actor if it waits for mail; a busy one sees the kill before its next
+        // message.
+        self.0.kill_waker.wake();
     }
 
     fn as_any(&self) -> &dyn Any {
