@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use super::ask::Ask;
+use super::ask::{Ask, Started};
 use super::mailbox::{Envelope, Mailbox, Overflow, ReplyTo, SharedMailbox};
 use super::{Message, PortRef};
 use crate::error::BoxError;
@@ -227,23 +227,32 @@ impl<M: Message> Port<M> {
     /// Sends `msg` and resolves to the handler's reply, decoded as `R`.
     pub fn ask<R: DeserializeOwned>(&self, msg: M) -> Ask<R> {
         let tx = self.tx.clone();
-        let port = self.port.id().clone();
-        let no_reply = {
-            let port = port.clone();
-            move || Error::NoReply {
-                port: port.to_string(),
-            }
-        };
         Ask::new(
-            port,
-            Box::pin(async move {
+            self.port.id().clone(),
+            Box::new(move |port: &PortId| {
                 let (reply_tx, reply_rx) = oneshot::channel();
                 let env = Envelope {
                     msg,
                     reply: ReplyTo::Local(reply_tx),
                 };
-                tx.send(env).await.map_err(|_| no_reply())?;
-                reply_rx.await.map_err(|_| no_reply())
+                // The mailbox has room (the common case): no future to build.
+                match tx.try_send(env) {
+                    Ok(()) => Started::Waiting(reply_rx),
+                    Err(mpsc::error::TrySendError::Full(env)) => {
+                        let no_reply = Error::NoReply {
+                            port: port.to_string(),
+                        };
+                        Started::Exchange(Box::pin(async move {
+                            if tx.send(env).await.is_err() {
+                                return Err(no_reply);
+                            }
+                            reply_rx.await.map_err(|_| no_reply)
+                        }))
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => Started::Failed(Error::NoReply {
+                        port: port.to_string(),
+                    }),
+                }
             }),
         )
     }
@@ -331,14 +340,16 @@ impl Node {
         let id = to.id().clone();
         Ask::new(
             id.clone(),
-            Box::pin(async move {
-                let values = msg.into_values().map_err(Error::Message)?;
-                let mut reply = node.cal(&id, values).await?;
-                Ok(if reply.is_empty() {
-                    Value::Null
-                } else {
-                    reply.swap_remove(0)
-                })
+            Box::new(move |_: &PortId| {
+                Started::Exchange(Box::pin(async move {
+                    let values = msg.into_values().map_err(Error::Message)?;
+                    let mut reply = node.cal(&id, values).await?;
+                    Ok(if reply.is_empty() {
+                        Value::Null
+                    } else {
+                        reply.swap_remove(0)
+                    })
+                }))
             }),
         )
     }
@@ -446,29 +457,20 @@ async fn run<A: Actor>(
             if mailbox.is_killed.load(std::sync::atomic::Ordering::Acquire) {
                 break 'life lock(&mailbox.kill_reason).take().unwrap_or_default();
             }
-            // Queued messages are taken at once; only an empty mailbox waits (for a message
-            // or for the port's kill).
-            let env = match rx.try_recv() {
-                Ok(env) => env,
-                Err(mpsc::error::TryRecvError::Disconnected) => break 'life Vec::new(),
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    let next = std::future::poll_fn(|cx| {
-                        // Registered before the flag is read: a kill cannot slip between.
-                        mailbox.kill_waker.register(cx.waker());
-                        if mailbox.is_killed.load(std::sync::atomic::Ordering::Acquire) {
-                            return Poll::Ready(Err(()));
-                        }
-                        rx.poll_recv(cx).map(Ok)
-                    })
-                    .await;
-                    match next {
-                        Ok(Some(env)) => env,
-                        Ok(None) => break 'life Vec::new(),
-                        Err(()) => {
-                            break 'life lock(&mailbox.kill_reason).take().unwrap_or_default()
-                        }
-                    }
+            // The next message, or the port's kill: one poll when mail is queued.
+            let next = std::future::poll_fn(|cx| {
+                // Registered before the flag is read: a kill cannot slip between.
+                mailbox.kill_waker.register(cx.waker());
+                if mailbox.is_killed.load(std::sync::atomic::Ordering::Acquire) {
+                    return Poll::Ready(Err(()));
                 }
+                rx.poll_recv(cx).map(Ok)
+            })
+            .await;
+            let env = match next {
+                Ok(Some(env)) => env,
+                Ok(None) => break 'life Vec::new(),
+                Err(()) => break 'life lock(&mailbox.kill_reason).take().unwrap_or_default(),
             };
             let outcome = AssertUnwindSafe(actor.handle(&mut ctx, env.msg))
                 .catch_unwind()
