@@ -18,6 +18,7 @@ const N: u64 = 100_000;
 #[derive(Debug, Clone, Message)]
 enum Work {
     Item(i64, String),
+    #[message(reply = u64)]
     Get,
 }
 
@@ -171,7 +172,7 @@ fn ask(c: &mut Criterion) {
             let port = port.clone();
             async move {
                 for _ in 0..ASKS {
-                    let _: u64 = port.ask(Work::Get).await.unwrap();
+                    let _: u64 = port.ask(Work::get()).await.unwrap();
                 }
             }
         })

@@ -134,6 +134,7 @@ pub enum Count {
     /// `["tag", i, payload]`
     Tag(u64, String),
     /// `["get"]`: the count.
+    #[message(reply = u64)]
     Get,
 }
 
@@ -166,12 +167,12 @@ async fn typed() -> (f64, f64) {
                 .await
                 .unwrap();
         }
-        let seen: u64 = counter.ask(Count::Get).await.unwrap();
+        let seen: u64 = counter.ask(Count::get()).await.unwrap();
         assert_eq!(seen, round * LOCAL_N);
         tells.push(start.elapsed().as_nanos() as f64 / LOCAL_N as f64);
         let start = Instant::now();
         for _ in 0..RTT_N {
-            let _: u64 = counter.ask(Count::Get).await.unwrap();
+            let _: u64 = counter.ask(Count::get()).await.unwrap();
         }
         asks.push(start.elapsed().as_nanos() as f64 / RTT_N as f64);
     }
@@ -188,7 +189,7 @@ async fn typed_ask_in_task() -> f64 {
         for _ in 0..3 {
             let start = Instant::now();
             for _ in 0..TASK_RTT_N {
-                let _: u64 = counter.ask(Count::Get).await.unwrap();
+                let _: u64 = counter.ask(Count::get()).await.unwrap();
             }
             asks.push(start.elapsed().as_nanos() as f64 / TASK_RTT_N as f64);
         }

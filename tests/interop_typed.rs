@@ -164,7 +164,7 @@ async fn perl_spawns_a_typed_actor_by_name_and_talks_to_it() {
     let total: i64 = node
         .ask(
             &PortRef::<TallyMsg>::from_id("rust-tally#tally1".parse().unwrap()),
-            TallyMsg::Total,
+            TallyMsg::total(),
         )
         .timeout(Duration::from_secs(5))
         .await

@@ -178,7 +178,7 @@ async fn inferred_actor_tell_ask_and_lifecycle() {
     let counter = node.spawn_actor(Counter::new(10));
     counter.tell(CounterMsg::Add(5)).unwrap();
     let n: i64 = counter
-        .ask(CounterMsg::Get)
+        .ask(CounterMsg::get())
         .timeout(Duration::from_secs(5))
         .await
         .unwrap();
@@ -211,7 +211,7 @@ async fn inferred_actor_tell_ask_and_lifecycle() {
         reply[1].as_str().unwrap().contains("unknown tag 'explode'"),
         "{reply:?}"
     );
-    assert_eq!(counter.ask::<i64>(CounterMsg::Get).await.unwrap(), 16);
+    assert_eq!(counter.ask(CounterMsg::get()).await.unwrap(), 16);
 
     // PortRef travels inside messages; stopped hook runs with the reason.
     let (log, mut logged) = inbox(&node);
@@ -276,8 +276,11 @@ async fn full_mailboxes_hand_the_message_back_and_send_waits() {
 /// An actor over a user-supplied message enum: every variant needs a handler.
 #[derive(Debug, Clone, Message)]
 enum Calc {
+    #[message(reply = i64)]
     Add(i64, i64),
+    #[message(reply = i64)]
     Neg(i64),
+    #[message(reply = String)]
     Describe,
 }
 
@@ -300,9 +303,11 @@ impl Calculator {
 async fn enum_actor_dispatches_every_variant() {
     let node = Node::builder().node_id("calc").start().await.unwrap();
     let calc = node.spawn_actor(Calculator);
-    assert_eq!(calc.ask::<i64>(Calc::Add(2, 3)).await.unwrap(), 5);
-    assert_eq!(calc.ask::<i64>(Calc::Neg(7)).await.unwrap(), -7);
-    let d: String = calc.ask(Calc::Describe).await.unwrap();
+    assert_eq!(calc.ask(Calc::add(2, 3)).await.unwrap(), 5);
+    assert_eq!(calc.ask(Calc::neg(7)).await.unwrap(), -7);
+    let d = calc.ask(Calc::describe()).await.unwrap();
+    // The message itself is a request too, its reply undecoded.
+    assert_eq!(calc.ask(Calc::Neg(1)).await.unwrap(), Value::from(-1));
     assert!(d.starts_with("calculator at calc#"), "{d}");
 }
 
@@ -324,7 +329,7 @@ async fn typed_actors_across_nodes_and_spawn_by_name() {
     assert_eq!(remote.id().node(), "typed-server");
     client.tell(&remote, CounterMsg::Add(2)).unwrap();
     let n: i64 = client
-        .ask(&remote, CounterMsg::Get)
+        .ask(&remote, CounterMsg::get())
         .timeout(Duration::from_secs(5))
         .await
         .unwrap();
@@ -342,10 +347,76 @@ async fn typed_actors_across_nodes_and_spawn_by_name() {
     let calc = b.spawn_actor(Calculator);
     let r: PortRef<Calc> = calc.port_ref();
     assert_eq!(
-        a.ask::<Calc, i64>(&r, Calc::Add(20, 22))
+        a.ask(&r, Calc::add(20, 22))
             .timeout(Duration::from_secs(5))
             .await
             .unwrap(),
         42
+    );
+}
+
+/// A struct message that declares its reply: asked directly, no constructor needed.
+#[derive(Debug, Clone, PartialEq, Message)]
+#[message(tag = "locate", reply = Point)]
+struct Locate(String);
+
+#[derive(Default)]
+struct Atlas;
+
+#[actor]
+impl Atlas {
+    /// Replies a serde struct as it is, no wrapper.
+    async fn origin(&mut self) -> Point {
+        Point { x: 0, y: 0 }
+    }
+
+    async fn scale(&mut self, p: Point, k: i64) -> Result<Point, String> {
+        if k == 0 {
+            return Err("scale by zero".into());
+        }
+        Ok(Point {
+            x: p.x * k,
+            y: p.y * k,
+        })
+    }
+}
+
+#[tokio::test]
+async fn replies_are_typed_by_the_handlers_and_serde_structs_need_no_wrapper() {
+    let (a, b) = pair("reply-a", "reply-b").await;
+    let atlas = b.spawn_actor(Atlas);
+    // Locally: the reply's type comes from the handler's return type.
+    let p: Point = atlas.ask(AtlasMsg::origin()).await.unwrap();
+    assert_eq!(p, Point { x: 0, y: 0 });
+    let p = atlas
+        .ask(AtlasMsg::scale(Point { x: 1, y: 2 }, 3))
+        .await
+        .unwrap();
+    assert_eq!(p, Point { x: 3, y: 6 });
+    // Across nodes, the same request, as the tagged array a Perl node would send.
+    let remote: PortRef<AtlasMsg> = atlas.port_ref();
+    let p = a
+        .ask(&remote, AtlasMsg::scale(Point { x: -1, y: 1 }, 2))
+        .timeout(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(p, Point { x: -2, y: 2 });
+    // An error in the handler stops the actor with it; the ask learns it got no reply.
+    let death = b.monitor(atlas.id());
+    let err = atlas
+        .ask(AtlasMsg::scale(Point { x: 1, y: 1 }, 0))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, aemp::Error::NoReply { .. }), "{err:?}");
+    assert_eq!(within("death", death).await, msg!["die", "scale by zero"]);
+}
+
+#[test]
+fn a_struct_message_with_a_reply_is_a_request() {
+    fn reply_of<Q: aemp::actor::typed::Request<Reply = Point>>(_: &Q) {}
+    reply_of(&Locate("home".into()));
+    assert_eq!(
+        Locate("home".into()).into_values().unwrap(),
+        msg!["locate", "home"]
     );
 }

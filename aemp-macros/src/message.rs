@@ -6,7 +6,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, LitStr};
 
-use crate::names::{runtime, snake_case};
+use crate::names::{ident, runtime, snake_case};
 
 /// One way a message can look: a tag and its fields.
 pub(crate) struct Shape {
@@ -19,21 +19,38 @@ pub(crate) struct Shape {
     pub named: bool,
     /// The identifiers the fields are bound to in patterns.
     pub binds: Vec<syn::Ident>,
+    /// The reply's type (`#[message(reply = T)]`, or a handler's return type); `()` if none.
+    pub reply: Option<syn::Type>,
 }
 
-fn tag_attr(attrs: &[syn::Attribute]) -> syn::Result<Option<LitStr>> {
+impl Shape {
+    /// The reply's type, `()` when none is declared.
+    pub(crate) fn reply_type(&self) -> TokenStream {
+        match &self.reply {
+            Some(t) => quote!(#t),
+            None => quote!(()),
+        }
+    }
+}
+
+/// `#[message(tag = "...", reply = Type)]`: the tag and the reply's type, if given.
+fn message_attr(attrs: &[syn::Attribute]) -> syn::Result<(Option<LitStr>, Option<syn::Type>)> {
     let mut tag = None;
+    let mut reply = None;
     for attr in attrs.iter().filter(|a| a.path().is_ident("message")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("tag") {
                 tag = Some(meta.value()?.parse::<LitStr>()?);
                 Ok(())
+            } else if meta.path.is_ident("reply") {
+                reply = Some(meta.value()?.parse::<syn::Type>()?);
+                Ok(())
             } else {
-                Err(meta.error("unknown `message` attribute: the only key is `tag`, as in #[message(tag = \"join\")]"))
+                Err(meta.error("unknown `message` attribute: the keys are `tag` and `reply`, as in #[message(tag = \"join\", reply = u64)]"))
             }
         })?;
     }
-    Ok(tag)
+    Ok((tag, reply))
 }
 
 fn shape(
@@ -43,7 +60,7 @@ fn shape(
     fields: &Fields,
     span: proc_macro2::Span,
 ) -> syn::Result<Shape> {
-    let tag = tag_attr(attrs)?;
+    let (tag, reply) = message_attr(attrs)?;
     let (tag, tag_span) = match tag {
         Some(t) if t.value().is_empty() => {
             const EMPTY: &str = "a message tag must not be empty: give it a name, as in \
@@ -93,6 +110,7 @@ fn shape(
         fields,
         named,
         binds,
+        reply,
     })
 }
 
@@ -233,23 +251,25 @@ fn handler_trait(input: &DeriveInput, shapes: &[Shape]) -> TokenStream {
          `#[actor(msg = {ty})]` implements it; a variant without a handler does not compile."
     );
     let methods = shapes.iter().map(|s| {
-        let method = format_ident!("{}", snake_case(&s.variant.as_ref().map(ToString::to_string).unwrap_or_default()));
+        let method = ident(&snake_case(&s.variant.as_ref().map(ToString::to_string).unwrap_or_default()), s.tag_span);
         let params = s.binds.iter().zip(&s.fields).map(|(b, (_, t))| quote!(#b: #t));
         let doc = format!("Handles `{ty}::{}` (tag `{}`).", s.variant.as_ref().map(ToString::to_string).unwrap_or_default(), s.tag);
+        let reply = s.reply_type();
         quote_spanned! {s.tag_span=>
             #[doc = #doc]
             fn #method(
                 &mut self,
                 ctx: &mut #rt::typed::ActorCtx<Self>,
                 #(#params),*
-            ) -> impl ::std::future::Future<Output = impl #rt::typed::IntoReply + ::std::marker::Send> + ::std::marker::Send;
+            ) -> impl ::std::future::Future<Output = impl #rt::typed::Returns<#reply> + ::std::marker::Send> + ::std::marker::Send;
         }
     });
     let arms = shapes.iter().map(|s| {
-        let method = format_ident!("{}", snake_case(&s.variant.as_ref().map(ToString::to_string).unwrap_or_default()));
+        let method = ident(&snake_case(&s.variant.as_ref().map(ToString::to_string).unwrap_or_default()), s.tag_span);
         let pattern = pattern(s, &s.binds);
         let binds = &s.binds;
-        quote! { #pattern => #rt::typed::IntoReply::into_reply(__actor.#method(__ctx, #(#binds),*).await), }
+        let reply = s.reply_type();
+        quote! { #pattern => #rt::typed::__private::reply::<#reply>(#rt::typed::Returns::<#reply>::into_result(__actor.#method(__ctx, #(#binds),*).await)), }
     });
     quote! {
         #[doc = #doc]
@@ -274,5 +294,74 @@ pub(crate) fn derive(input: DeriveInput) -> syn::Result<TokenStream> {
     let shapes = shapes(&input)?;
     let imp = message_impl(&input.ident, &input.generics, &shapes);
     let handlers = handler_trait(&input, &shapes);
-    Ok(quote!(#imp #handlers))
+    let requests = requests(
+        &input.ident,
+        &input.vis,
+        &input.generics,
+        &shapes,
+        matches!(input.data, Data::Enum(_)),
+    );
+    Ok(quote!(#imp #handlers #requests))
+}
+
+/// What can be asked of a port that takes `ty`: for an enum, one constructor per variant
+/// returning a `Req` with the variant's reply type (`Count::get()`), and the enum itself
+/// with an undecoded `Value` as its reply; a struct, with its declared reply (or a `Value`).
+pub(crate) fn requests(
+    ty: &syn::Ident,
+    vis: &syn::Visibility,
+    generics: &syn::Generics,
+    shapes: &[Shape],
+    is_enum: bool,
+) -> TokenStream {
+    let rt = runtime();
+    let (impl_g, ty_g, where_g) = generics.split_for_impl();
+    let own_reply = match (is_enum, shapes.first().and_then(|s| s.reply.as_ref())) {
+        (false, Some(t)) => quote!(#t),
+        _ => quote!(#rt::Value),
+    };
+    let request = quote! {
+        impl #impl_g #rt::typed::Request for #ty #ty_g #where_g {
+            type Msg = Self;
+            type Reply = #own_reply;
+            fn into_message(self) -> Self {
+                self
+            }
+        }
+    };
+    if !is_enum {
+        return request;
+    }
+    let ctors = shapes.iter().map(|s| {
+        let Some(variant) = &s.variant else {
+            return TokenStream::new();
+        };
+        let name = ident(&snake_case(&variant.to_string()), s.tag_span);
+        let params = s
+            .binds
+            .iter()
+            .zip(&s.fields)
+            .map(|(b, (_, t))| quote!(#b: #t));
+        let build = pattern(s, &s.binds);
+        let reply = s.reply_type();
+        let doc = format!(
+            "`{ty}::{variant}` (tag `{}`) as a request: asking it resolves to its reply, a `{}`.",
+            s.tag,
+            reply.to_string().replace(' ', "")
+        );
+        quote_spanned! {s.tag_span=>
+            #[doc = #doc]
+            #[allow(clippy::too_many_arguments)]
+            #vis fn #name(#(#params),*) -> #rt::typed::Req<Self, #reply> {
+                #rt::typed::Req::new(#build)
+            }
+        }
+    });
+    quote! {
+        #request
+        #[allow(private_interfaces, dead_code)]
+        impl #impl_g #ty #ty_g #where_g {
+            #(#ctors)*
+        }
+    }
 }

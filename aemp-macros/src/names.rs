@@ -60,6 +60,17 @@ pub(crate) fn runtime() -> TokenStream {
     }
 }
 
+/// An identifier for `name`, raw (`r#type`) when `name` is a keyword.
+pub(crate) fn ident(name: &str, span: Span) -> syn::Ident {
+    match syn::parse_str::<syn::Ident>(name) {
+        Ok(mut id) => {
+            id.set_span(span);
+            id
+        }
+        Err(_) => syn::Ident::new_raw(name, span),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

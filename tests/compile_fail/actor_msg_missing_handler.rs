@@ -2,6 +2,7 @@ use aemp::{actor, Message};
 
 #[derive(Message)]
 enum Calc {
+    #[message(reply = i64)]
     Add(i64, i64),
     Neg(i64),
 }

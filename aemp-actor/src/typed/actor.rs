@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::ask::{Ask, Started};
 use super::mailbox::{Envelope, Mailbox, Overflow, ReplyTo, SharedMailbox};
-use super::{Message, PortRef};
+use super::{Message, PortRef, Request};
 use crate::error::BoxError;
 use crate::node::Node;
 use crate::sync::{lock, panic_text};
@@ -224,8 +224,10 @@ impl<M: Message> Port<M> {
             .map_err(|e| TellError::Closed(e.0.msg))
     }
 
-    /// Sends `msg` and resolves to the handler's reply, decoded as `R`.
-    pub fn ask<R: DeserializeOwned>(&self, msg: M) -> Ask<R> {
+    /// Sends the request and resolves to its reply, decoded as the type the request declares
+    /// (`Count::get()` for a variant with `#[message(reply = u64)]`: a `u64`).
+    pub fn ask<Q: Request<Msg = M>>(&self, request: Q) -> Ask<Q::Reply> {
+        let msg = request.into_message();
         let tx = self.tx.clone();
         Ask::new(
             self.port.id().clone(),
@@ -335,7 +337,8 @@ impl Node {
 
     /// Sends a typed request to any port and resolves to the reply decoded as `R` (a `cal`
     /// underneath: the reply port travels as the last element).
-    pub fn ask<M: Message, R: DeserializeOwned>(&self, to: &PortRef<M>, msg: M) -> Ask<R> {
+    pub fn ask<Q: Request>(&self, to: &PortRef<Q::Msg>, request: Q) -> Ask<Q::Reply> {
+        let msg = request.into_message();
         let node = self.clone();
         let id = to.id().clone();
         Ask::new(

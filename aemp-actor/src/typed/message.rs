@@ -1,5 +1,8 @@
 //! [`Message`]: a Rust type that travels as a tagged array, `[tag, fields...]`.
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use aemp_transport::Value;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -22,83 +25,88 @@ pub trait Message: Sized + Send + 'static {
     fn from_values(msg: Vec<Value>) -> Result<(Self, Vec<Value>), MessageError>;
 }
 
-/// What a typed handler's return value sends back to an `ask`: nothing for `()`, else the
-/// value as a one-element reply message. A `Result`'s error stops the actor with
-/// `["die", error]`, as a failing handler does in the kernel.
-pub trait IntoReply {
-    /// `Ok(None)`: no reply; `Ok(Some(v))`: reply `[v]`; `Err(e)`: the actor dies.
-    fn into_reply(self) -> Result<Option<Value>, BoxError>;
+/// What a handler may return for a message whose reply type is `R`: `R` itself, or
+/// `Result<R, E>` (an error stops the actor with `["die", error]`, as a failing handler does
+/// in the kernel). Checked when the actor compiles: a handler whose return type does not fit
+/// its message's declared reply is an error there, not at run time.
+#[diagnostic::on_unimplemented(
+    message = "this handler returns `{Self}`, but its message's reply type is `{R}`",
+    label = "returns `{Self}`",
+    note = "return `{R}` or `Result<{R}, E>`; or declare the reply this handler gives on the message variant: `#[message(reply = T)]` (no attribute means no reply: `()`)"
+)]
+pub trait Returns<R> {
+    /// The reply, or the error that stops the actor.
+    fn into_result(self) -> Result<R, BoxError>;
 }
 
-impl IntoReply for () {
-    fn into_reply(self) -> Result<Option<Value>, BoxError> {
-        Ok(None)
+impl<R> Returns<R> for R {
+    fn into_result(self) -> Result<R, BoxError> {
+        Ok(self)
     }
 }
 
-macro_rules! reply_as_value {
-    ($($t:ty),*) => {$(
-        impl IntoReply for $t {
-            fn into_reply(self) -> Result<Option<Value>, BoxError> {
-                aemp_transport::to_value(&self).map(Some).map_err(Into::into)
-            }
+impl<R, E: Into<BoxError>> Returns<R> for Result<R, E> {
+    fn into_result(self) -> Result<R, BoxError> {
+        self.map_err(Into::into)
+    }
+}
+
+/// Something that can be asked of a typed port: a message, and the type its reply decodes
+/// to. `#[derive(Message)]` gives every enum variant a constructor that returns a
+/// [`Req`] with the variant's declared reply (`Count::get()` for `Count::Get`), and makes
+/// the message type itself a request whose reply is an undecoded [`Value`] (or, for a
+/// struct with `#[message(reply = T)]`, a `T`).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be asked of a typed port",
+    label = "not a message or a request",
+    note = "ask a request made by the message's constructor, as `Count::get()` for `Count::Get` (its reply's type comes from `#[message(reply = T)]`), or the message itself (its reply comes back as a `Value`); `ask` takes no type parameter for the reply"
+)]
+pub trait Request: Send + 'static {
+    /// The message type.
+    type Msg: Message;
+    /// What the reply decodes to.
+    type Reply: DeserializeOwned + Send + 'static;
+    /// The message to send.
+    fn into_message(self) -> Self::Msg;
+}
+
+/// A message with the type of its reply (see [`Request`]).
+///
+/// ```
+/// use aemp_actor::typed::{Req, Request};
+/// # #[derive(Debug)] enum Count { Get }
+/// # impl aemp_actor::typed::Message for Count { const TAGS: &'static [&'static str] = &["get"];
+/// #   fn into_values(self) -> Result<Vec<aemp_actor::Value>, aemp_actor::typed::MessageError> { Ok(vec!["get".into()]) }
+/// #   fn from_values(m: Vec<aemp_actor::Value>) -> Result<(Self, Vec<aemp_actor::Value>), aemp_actor::typed::MessageError> { Ok((Count::Get, m)) } }
+/// let get: Req<Count, u64> = Req::new(Count::Get);
+/// assert!(matches!(get.into_message(), Count::Get));
+/// ```
+pub struct Req<M, R> {
+    msg: M,
+    _reply: PhantomData<fn() -> R>,
+}
+
+impl<M, R> Req<M, R> {
+    /// `msg`, whose reply decodes to `R`.
+    pub fn new(msg: M) -> Self {
+        Req {
+            msg,
+            _reply: PhantomData,
         }
-    )*};
-}
-reply_as_value!(
-    bool,
-    i8,
-    i16,
-    i32,
-    i64,
-    u8,
-    u16,
-    u32,
-    u64,
-    f32,
-    f64,
-    String,
-    &'static str,
-    Value
-);
-
-impl<T: Serialize> IntoReply for Vec<T> {
-    fn into_reply(self) -> Result<Option<Value>, BoxError> {
-        aemp_transport::to_value(&self)
-            .map(Some)
-            .map_err(Into::into)
     }
 }
 
-impl<T: Serialize> IntoReply for Option<T> {
-    fn into_reply(self) -> Result<Option<Value>, BoxError> {
-        aemp_transport::to_value(&self)
-            .map(Some)
-            .map_err(Into::into)
+impl<M: fmt::Debug, R> fmt::Debug for Req<M, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Req").field(&self.msg).finish()
     }
 }
 
-impl<M> IntoReply for crate::typed::PortRef<M> {
-    fn into_reply(self) -> Result<Option<Value>, BoxError> {
-        Ok(Some(Value::from(self.id())))
-    }
-}
-
-impl<T: IntoReply, E: Into<BoxError>> IntoReply for Result<T, E> {
-    fn into_reply(self) -> Result<Option<Value>, BoxError> {
-        self.map_err(Into::into)?.into_reply()
-    }
-}
-
-/// Wraps any serializable value as a reply: `Reply(my_struct)`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reply<T>(pub T);
-
-impl<T: Serialize> IntoReply for Reply<T> {
-    fn into_reply(self) -> Result<Option<Value>, BoxError> {
-        aemp_transport::to_value(&self.0)
-            .map(Some)
-            .map_err(Into::into)
+impl<M: Message, R: DeserializeOwned + Send + 'static> Request for Req<M, R> {
+    type Msg = M;
+    type Reply = R;
+    fn into_message(self) -> M {
+        self.msg
     }
 }
 
@@ -148,6 +156,17 @@ pub mod __private {
                 }
             }
         })
+    }
+
+    /// A handler's reply as the kernel sends it: nothing for `()`, else one value.
+    pub fn reply<R: Serialize + 'static>(
+        r: Result<R, BoxError>,
+    ) -> Result<Option<Value>, BoxError> {
+        let r = r?;
+        if std::any::TypeId::of::<R>() == std::any::TypeId::of::<()>() {
+            return Ok(None);
+        }
+        aemp_transport::to_value(&r).map(Some).map_err(Into::into)
     }
 
     pub fn unknown(tag: String, expected: &[&str]) -> MessageError {

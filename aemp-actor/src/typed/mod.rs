@@ -7,7 +7,7 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), aemp_actor::Error> {
 //! use std::time::Duration;
-//! use aemp_actor::typed::{Actor, ActorCtx, BoxError, Message, MessageError};
+//! use aemp_actor::typed::{Actor, ActorCtx, BoxError, Message, MessageError, Req};
 //! use aemp_actor::{Node, Value};
 //!
 //! // What #[derive(Message)] and #[actor] generate, written by hand.
@@ -29,6 +29,9 @@
 //!         Ok((m, rest.collect()))
 //!     }
 //! }
+//! impl Count {
+//!     fn get() -> Req<Count, i64> { Req::new(Count::Get) } // the reply's type, known here
+//! }
 //! struct Counter(i64);
 //! impl Actor for Counter {
 //!     type Msg = Count;
@@ -44,11 +47,11 @@
 //! let counter = node.spawn_actor(Counter(0));
 //! counter.tell(Count::Add(2)).unwrap();
 //! counter.tell(Count::Add(3)).unwrap();
-//! let n: i64 = counter.ask(Count::Get).timeout(Duration::from_secs(5)).await?;
+//! let n = counter.ask(Count::get()).timeout(Duration::from_secs(5)).await?;
 //! assert_eq!(n, 5);
 //! // Dynamic senders (and Perl nodes) send arrays:
 //! node.snd(counter.id(), aemp_actor::msg!["add", 10])?;
-//! let n: i64 = counter.ask(Count::Get).await?;
+//! let n = counter.ask(Count::get()).await?;
 //! assert_eq!(n, 15);
 //! # Ok(()) }
 //! ```
@@ -63,5 +66,5 @@ pub use actor::{Actor, ActorCtx, Port, SpawnActor, TellError, DEFAULT_CAPACITY, 
 pub use ask::{Ask, Asking};
 #[doc(hidden)]
 pub use message::__private;
-pub use message::{BoxError, IntoReply, Message, MessageError, Reply};
+pub use message::{BoxError, Message, MessageError, Req, Request, Returns};
 pub use port_ref::PortRef;
