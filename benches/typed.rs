@@ -84,7 +84,7 @@ fn tell(c: &mut Criterion) {
                     }
                     wait.await;
                     total += start.elapsed();
-                    port.kil(vec![]);
+                    let _ = port.kil(vec![]);
                 }
                 total
             }

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use aemp::{actor, msg, Message, Node, PortId, PortRef, Value};
+use aemp::{actor, msg, ActorRef, Message, Node, PortId, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// A line of chat from the server: `["line", from, text]`.
@@ -21,9 +21,9 @@ pub enum ChatLine {
 #[derive(Debug, Clone, Message)]
 pub enum ChatMsg {
     /// `["join", client_port, nick]`
-    Join(PortRef<ChatLine>, Option<String>),
+    Join(ActorRef<ChatLine>, Option<String>),
     /// `["message", text, client_port]`
-    Message(String, Option<PortRef<ChatLine>>),
+    Message(String, Option<ActorRef<ChatLine>>),
 }
 
 /// Prints what the server sends.
@@ -54,25 +54,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The Intro's lookup: ask the server node for the port registered as "chatter".
     let reply = node
-        .cal(&PortId::new(&server_node, ""), msg!["lookup", "chatter"])
+        .cal(PortId::new(&server_node, ""), msg!["lookup", "chatter"])
         .timeout(Duration::from_secs(5))
         .await?;
-    let server: PortRef<ChatMsg> = match reply.first().map(PortId::try_from) {
-        Some(Ok(id)) => PortRef::from_id(id),
+    let server: ActorRef<ChatMsg> = match reply.first().map(PortId::try_from) {
+        Some(Ok(id)) => ActorRef::from_id(id).bind(&node),
         _ => return Err(format!("{server_node} has no chatter port registered").into()),
     };
     println!("resolved the server port 'chatter' to {server}");
 
     let screen = node.spawn_actor(Screen);
-    node.tell(&server, ChatMsg::Join(screen.port_ref(), nick))?;
-    let mut gone = Box::pin(node.monitor(server.id()));
+    server.tell(ChatMsg::Join(screen.clone(), nick))?;
+    let mut gone = Box::pin(server.monitor());
 
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {
         tokio::select! {
             line = lines.next_line() => match line? {
                 Some(line) if line.starts_with("/quit") => break,
-                Some(line) => node.tell(&server, ChatMsg::Message(line, Some(screen.port_ref())))?,
+                Some(line) => server.tell(ChatMsg::Message(line, Some(screen.clone())))?,
                 None => break,
             },
             reason = gone.as_mut() => {
@@ -81,7 +81,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     }
-    screen.kil(vec![Value::from("quit")]);
+    screen.kil(vec![Value::from("quit")])?;
     node.shutdown().await;
     Ok(())
 }

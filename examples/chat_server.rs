@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use aemp::{actor, ActorCtx, Message, MonGuard, Node, PortRef};
+use aemp::{actor, ActorCtx, ActorRef, Message, MonGuard, Node};
 
 /// A line of chat, as the server sends it to every client: `["line", from, text]`.
 #[derive(Debug, Clone, Message)]
@@ -21,20 +21,20 @@ pub enum ChatLine {
 #[derive(Debug, Clone, Message)]
 pub enum ChatMsg {
     /// `["join", client_port, nick]`
-    Join(PortRef<ChatLine>, Option<String>),
+    Join(ActorRef<ChatLine>, Option<String>),
     /// `["message", text, client_port]`
-    Message(String, Option<PortRef<ChatLine>>),
+    Message(String, Option<ActorRef<ChatLine>>),
 }
 
 #[derive(Default)]
 struct ChatServer {
-    clients: HashMap<PortRef<ChatLine>, (String, MonGuard)>,
+    clients: HashMap<ActorRef<ChatLine>, (String, MonGuard)>,
 }
 
 impl ChatServer {
-    fn broadcast(&self, ctx: &ActorCtx<Self>, from: &str, text: &str) {
+    fn broadcast(&self, from: &str, text: &str) {
         for client in self.clients.keys() {
-            if let Err(e) = ctx.tell(client, ChatLine::Line(from.to_owned(), text.to_owned())) {
+            if let Err(e) = client.tell(ChatLine::Line(from.to_owned(), text.to_owned())) {
                 eprintln!("cannot send to {client}: {e}");
             }
         }
@@ -46,38 +46,32 @@ impl ChatServer {
     async fn join(
         &mut self,
         ctx: &mut ActorCtx<Self>,
-        client: PortRef<ChatLine>,
+        client: ActorRef<ChatLine>,
         nick: Option<String>,
     ) {
         let nick = nick.unwrap_or_else(|| client.id().node().to_owned());
         println!("{nick} joined ({client})");
         // When the client's port dies (it quit, or its node went away), it leaves the chat.
-        let me = ctx.myself().id().clone();
+        let me = ctx.myself().clone();
         let leave = ChatMsg::Message(format!("{nick} left"), None);
-        let node = ctx.node().clone();
-        let guard = ctx.node().mon(client.id(), move |reason| {
+        let guard = ctx.node().mon(&client, move |reason| {
             println!(
                 "{me}: client gone ({})",
                 aemp::actor::format_reason(&reason)
             );
-            let _ = node.tell(&PortRef::from_id(me), leave);
+            let _ = me.tell(leave);
         });
         self.clients.retain(|c, _| c != &client);
         self.clients.insert(client, (nick.clone(), guard));
-        self.broadcast(ctx, "server", &format!("{nick} joined"));
+        self.broadcast("server", &format!("{nick} joined"));
     }
 
-    async fn message(
-        &mut self,
-        ctx: &mut ActorCtx<Self>,
-        text: String,
-        from: Option<PortRef<ChatLine>>,
-    ) {
+    async fn message(&mut self, text: String, from: Option<ActorRef<ChatLine>>) {
         let nick = from
             .and_then(|f| self.clients.get(&f).map(|(n, _)| n.clone()))
             .unwrap_or_else(|| "server".into());
         println!("{nick}: {text}");
-        self.broadcast(ctx, &nick, &text);
+        self.broadcast(&nick, &text);
     }
 }
 
@@ -96,7 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .start()
         .await?;
     let server = node.spawn_actor(ChatServer::default());
-    node.register("chatter", server.id());
+    node.register("chatter", &server)?;
     println!(
         "chat server {} listening on {}",
         server.id(),

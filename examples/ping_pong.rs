@@ -4,13 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use aemp::{actor, ActorCtx, Message, Node, PortRef};
+use aemp::{actor, ActorCtx, ActorRef, BoxError, Message, Node};
 
 /// The ball the two players hit back and forth.
 #[derive(Debug, Clone, Message)]
 pub enum Ball {
     /// `["ping", n, reply_to]`
-    Ping(u64, PortRef<Ball>),
+    Ping(u64, ActorRef<Ball>),
     /// `["pong", n]`
     Pong(u64),
 }
@@ -18,7 +18,7 @@ pub enum Ball {
 struct Player {
     name: &'static str,
     rounds: u64,
-    partner: Option<PortRef<Ball>>,
+    partner: Option<ActorRef<Ball>>,
     started: Option<Instant>,
     done: Option<tokio::sync::oneshot::Sender<Duration>>,
 }
@@ -29,18 +29,19 @@ impl Player {
         &mut self,
         ctx: &mut ActorCtx<Self>,
         n: u64,
-        from: PortRef<Ball>,
-    ) -> Result<(), aemp::Error> {
-        ctx.tell(&from, Ball::Pong(n))
+        from: ActorRef<Ball>,
+    ) -> Result<(), BoxError> {
+        let _ = ctx;
+        Ok(from.tell(Ball::Pong(n))?)
     }
 
-    async fn pong(&mut self, ctx: &mut ActorCtx<Self>, n: u64) -> Result<(), aemp::Error> {
+    async fn pong(&mut self, ctx: &mut ActorCtx<Self>, n: u64) -> Result<(), BoxError> {
         if n == 1 || n % 2500 == 0 {
             println!("{}: pong {n}", self.name);
         }
         if n < self.rounds {
             if let Some(partner) = &self.partner {
-                ctx.tell(partner, Ball::Ping(n + 1, ctx.port_ref()))?;
+                partner.tell(Ball::Ping(n + 1, ctx.myself().clone()))?;
             }
         } else if let (Some(started), Some(done)) = (self.started, self.done.take()) {
             let _ = done.send(started.elapsed());
@@ -77,11 +78,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let player = right.spawn_actor(Player {
         name: "right",
         rounds,
-        partner: Some(pinger_partner.port_ref()),
+        // Bound to `right`: the reference goes over the network, as one a message brought
+        // would (bound to `left`, it would reach the mailbox directly, in this process).
+        partner: Some(pinger_partner.bind(&right)),
         started: Some(Instant::now()),
         done: Some(done_tx),
     });
-    right.tell(&pinger_partner.port_ref(), Ball::Ping(1, player.port_ref()))?;
+    pinger_partner
+        .bind(&right)
+        .tell(Ball::Ping(1, player.clone()))?;
     let took = tokio::time::timeout(Duration::from_secs(60), done_rx).await??;
     println!(
         "{rounds} round trips between two nodes in {took:.2?} ({:.1} µs each)",

@@ -27,9 +27,9 @@ pub use aemp_actor as actor;
 pub use aemp_config as config;
 pub use aemp_transport as transport;
 
-pub use aemp_actor::typed::{ActorCtx, Message, Port, PortRef, TellError};
+pub use aemp_actor::typed::{ActorCtx, ActorRef, BoxError, Message, Request, TellError};
 pub use aemp_actor::{
-    Call, Ctx, Error, Heartbeat, MonGuard, Monitor, Node, NodeBuilder, NodeEvent, PortId,
+    Call, Ctx, Error, Heartbeat, MonGuard, Monitor, Node, NodeBuilder, NodeEvent, PortId, ToPort,
 };
 pub use aemp_config::ProfileExt;
 /// `#[actor]` makes an `impl` block of async handlers an actor; `#[derive(Message)]` gives a

@@ -180,7 +180,7 @@ async fn rig(
         &rig.peer,
         "lookup on the Perl node",
         rig.node
-            .cal(&rig.perl_port(""), msg!["lookup", "echo"])
+            .cal(rig.perl_port(""), msg!["lookup", "echo"])
             .timeout(TIMEOUT),
     )
     .await
@@ -508,7 +508,7 @@ async fn perl_kills_rust_ports() {
         let reply = r
             .wait(
                 "the node still answering",
-                r.node.cal(&r.node.node_port(), msg!["can", "kil1"]),
+                r.node.cal(r.node.node_port(), msg!["can", "kil1"]),
             )
             .await
             .unwrap();
@@ -576,7 +576,7 @@ async fn relay_through_either_node() {
 
         // and to one of its own ports: Perl delivers it locally, as from itself
         r.node
-            .snd_on(&perl, &r.perl_port("target2"), msg!["local", 4])
+            .snd_on(&perl, r.perl_port("target2"), msg!["local", 4])
             .unwrap();
         r.perl_sees(json!(["recv", perl, "target2", "local", 4]))
             .await;
@@ -602,7 +602,7 @@ async fn perl_asks_the_rust_node_port() {
         let perl = r.perl.clone();
         let answers = r.perl_port_text("answers");
         let svc = r.node.port_with(|_, _| ());
-        r.node.register("svc", &svc);
+        r.node.register("svc", &svc).unwrap();
 
         r.perl_req(json!(["lookup", "svc", answers, "lk"]));
         r.perl_sees(json!(["recv", rust, "answers", "lk", svc.as_str()]))
@@ -853,7 +853,7 @@ async fn cal_to_perl_ports() {
             .wait(
                 "cal timeout",
                 r.node
-                    .cal(&r.perl_port("sink"), msg!["into the sink"])
+                    .cal(r.perl_port("sink"), msg!["into the sink"])
                     .timeout(Duration::from_millis(300)),
             )
             .await
@@ -886,7 +886,7 @@ async fn cal_to_perl_ports() {
         let err = r
             .wait(
                 "cal to a missing port",
-                r.node.cal(&r.perl_port("ghost"), msg!["x"]),
+                r.node.cal(r.perl_port("ghost"), msg!["x"]),
             )
             .await
             .unwrap_err();
@@ -924,9 +924,9 @@ async fn perl_quitting_is_a_down_event_and_fires_monitors() {
     let mut r = rig("rust-quit", "perl-quit", link, |b| b).await;
     let perl = r.perl.clone();
     assert_eq!(r.node.up_nodes(), vec![perl.clone()]);
-    let echo_death = r.node.monitor(&r.perl_port("echo"));
+    let echo_death = r.node.monitor(r.perl_port("echo"));
     // a monitor of the node port itself: no mon1 goes out, the link's loss fires it
-    let node_death = r.node.monitor(&r.perl_port(""));
+    let node_death = r.node.monitor(r.perl_port(""));
     let spawned = r.node.spawn(&perl, "aemp_peer::echo", vec![]).unwrap();
     let spawned_death = r.node.monitor(&spawned);
     r.perl_sees(json!(["spawned", spawned.as_str()])).await;
@@ -953,7 +953,7 @@ async fn perl_killed_then_restarted_gives_down_then_up() {
         mut events,
         ..
     } = r;
-    let death = node.monitor(&PortId::new(&perl, "rpc"));
+    let death = node.monitor(PortId::new(&perl, "rpc"));
     drop(peer); // kills the process
     let ev = tokio::time::timeout(TIMEOUT, events.recv())
         .await
@@ -1032,7 +1032,7 @@ async fn rust_messages_queued_before_the_connection_arrive_in_order() {
         let (me, mut me_rx) = inbox(&node);
         const N: i64 = 200;
         // before the first message: a monitor (mon1), a spawn, then messages
-        let ghost_death = node.monitor(&PortId::new(&perl, "ghost"));
+        let ghost_death = node.monitor(PortId::new(&perl, "ghost"));
         let echo = node.spawn(&perl, "aemp_peer::echo", vec![]).unwrap();
         for n in 0..N {
             node.snd(PortId::new(&perl, "queued"), msg![n]).unwrap();
@@ -1120,7 +1120,7 @@ async fn strings_from_cbor_perl_can_be_passed_on_in_json() {
     let rust = r.rust();
     let answers = r.perl_port_text("answers");
     let svc = r.node.port_with(|_, _| ());
-    r.node.register("svc", &svc);
+    r.node.register("svc", &svc).unwrap();
 
     // Each case: a request from Perl whose answer carries strings Perl sent as CBOR bytes,
     // then a marker on the same path; the marker arriving first means the answer was lost.
@@ -1215,7 +1215,7 @@ async fn simultaneous_connects_leave_one_working_connection() {
         let reply = within(
             &peer,
             "cal",
-            node.cal(&PortId::new(perl, "rpc"), msg!["last"])
+            node.cal(PortId::new(perl, "rpc"), msg!["last"])
                 .timeout(TIMEOUT),
         )
         .await

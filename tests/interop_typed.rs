@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use aemp::{actor, Framing, Message, Node, PortRef, Value};
+use aemp::{actor, ActorRef, Framing, Message, Node, Value};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use support::nodes::{inbox, within};
@@ -21,7 +21,7 @@ struct Profile {
 
 #[derive(Debug, Clone, PartialEq, Message)]
 enum Event {
-    Joined(PortRef<Event>, Profile),
+    Joined(ActorRef<Event>, Profile),
     Said {
         who: String,
         text: String,
@@ -35,7 +35,7 @@ enum Event {
 fn events(me: &str) -> Vec<Event> {
     vec![
         Event::Joined(
-            PortRef::from_id(format!("{me}#x1").parse().unwrap()),
+            ActorRef::from_id(format!("{me}#x1").parse().unwrap()),
             Profile {
                 name: "Zoë 🦀".into(),
                 age: 42,
@@ -161,11 +161,9 @@ async fn perl_spawns_a_typed_actor_by_name_and_talks_to_it() {
     let reply = peer.wait_for(|e| e[0] == "recv" && e[2] == "inbox").await;
     assert_eq!(reply[3], "error", "{reply}");
     assert!(reply[4].as_str().unwrap().contains("'add'"), "{reply}");
-    let total: i64 = node
-        .ask(
-            &PortRef::<TallyMsg>::from_id("rust-tally#tally1".parse().unwrap()),
-            TallyMsg::total(),
-        )
+    let total: i64 = ActorRef::<TallyMsg>::from_id("rust-tally#tally1".parse().unwrap())
+        .bind(&node)
+        .ask(TallyMsg::total())
         .timeout(Duration::from_secs(5))
         .await
         .unwrap();

@@ -121,7 +121,7 @@ async fn remote_cal_spawn_and_node_port_requests() {
     let (a_in, mut a_got) = inbox(&a);
     a.snd("cs-b", msg!["time", &a_in, "time"]).unwrap();
     assert_eq!(a_got.next().await[0], Value::from("time"));
-    b.register("squarer", &sq);
+    b.register("squarer", &sq).unwrap();
     a.snd("cs-b", msg!["lookup", "squarer", &a_in, "found"])
         .unwrap();
     assert_eq!(a_got.next().await, msg!["found", &sq]);
@@ -148,7 +148,7 @@ async fn node_events_up_nodes_and_transport_errors() {
     let death = a.monitor(&far);
     within(
         "monitor registered",
-        a.cal(&b.node_port(), msg!["can", "mon1"]),
+        a.cal(b.node_port(), msg!["can", "mon1"]),
     )
     .await
     .unwrap();
@@ -228,7 +228,7 @@ async fn simultaneous_connects_leave_one_connection_and_fire_nothing() {
             a.snd(&b_in, msg![i]).unwrap();
             assert_eq!(b_got.next().await, msg![i]);
         }
-        within("cal", a.cal(&b.node_port(), msg!["can", "snd"]))
+        within("cal", a.cal(b.node_port(), msg!["can", "snd"]))
             .await
             .unwrap();
         a_got.nothing_within(Duration::from_millis(20)).await;

@@ -312,7 +312,7 @@ async fn the_node_port_answers_locally() {
         .await
         .unwrap();
     let (sink, mut got) = inbox(&node);
-    node.register("the_sink", &sink);
+    node.register("the_sink", &sink).unwrap();
     node.snd(
         node.node_port(),
         msg!["lookup", "the_sink", &sink, "resolved"],

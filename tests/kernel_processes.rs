@@ -97,7 +97,7 @@ async fn monitors_fire_with_transport_error_when_a_node_process_is_killed() {
     local.snd(&echo, msg![&me, "ping"]).unwrap();
     assert_eq!(got.next().await, msg!["ping"]);
     let registered = local
-        .cal(&PortId::new(&proc.id, ""), msg!["lookup", "echo"])
+        .cal(PortId::new(&proc.id, ""), msg!["lookup", "echo"])
         .timeout(Duration::from_secs(5))
         .await
         .unwrap();
@@ -113,7 +113,7 @@ async fn monitors_fire_with_transport_error_when_a_node_process_is_killed() {
     local.mon_kill(&echo, &linked).detach();
     // The monitors are registered remotely once a round trip on the same connection is done.
     local
-        .cal(&PortId::new(&proc.id, ""), msg!["can", "mon1"])
+        .cal(PortId::new(&proc.id, ""), msg!["can", "mon1"])
         .timeout(Duration::from_secs(5))
         .await
         .unwrap();

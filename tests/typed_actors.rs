@@ -1,10 +1,10 @@
-//! Typed messages and actors: #[derive(Message)], #[actor], Port, PortRef, tell/ask.
+//! Typed messages and actors: #[derive(Message)], #[actor], Port, ActorRef, tell/ask.
 
 mod support;
 
 use std::time::Duration;
 
-use aemp::{actor, msg, ActorCtx, Message, Node, PortRef, TellError, Value};
+use aemp::{actor, msg, ActorCtx, ActorRef, Message, Node, TellError, Value};
 use serde::{Deserialize, Serialize};
 use support::nodes::{inbox, pair, within};
 
@@ -114,7 +114,7 @@ fn decoding_is_lenient_as_perl_needs_and_errors_name_tag_and_field() {
 #[derive(Default)]
 struct Counter {
     n: i64,
-    log: Option<PortRef<ChatLine>>,
+    log: Option<ActorRef<ChatLine>>,
 }
 
 #[actor(spawn = "test::Counter")]
@@ -138,15 +138,12 @@ impl Counter {
     async fn log_to(
         &mut self,
         ctx: &mut ActorCtx<Self>,
-        port: PortRef<ChatLine>,
+        port: ActorRef<ChatLine>,
     ) -> Result<(), aemp::Error> {
-        ctx.tell(
-            &port,
-            ChatLine {
-                from: ctx.myself().id().to_string(),
-                text: format!("n = {}", self.n),
-            },
-        )?;
+        port.tell(ChatLine {
+            from: ctx.myself().id().to_string(),
+            text: format!("n = {}", self.n),
+        })?;
         self.log = Some(port);
         Ok(())
     }
@@ -161,13 +158,11 @@ impl Counter {
 
     async fn stopped(&mut self, ctx: &mut ActorCtx<Self>, reason: &[Value]) {
         if let Some(log) = &self.log {
-            let _ = ctx.tell(
-                log,
-                ChatLine {
-                    from: "counter".into(),
-                    text: format!("stopped: {}", aemp::actor::format_reason(reason)),
-                },
-            );
+            let _ = ctx;
+            let _ = log.tell(ChatLine {
+                from: "counter".into(),
+                text: format!("stopped: {}", aemp::actor::format_reason(reason)),
+            });
         }
     }
 }
@@ -213,11 +208,11 @@ async fn inferred_actor_tell_ask_and_lifecycle() {
     );
     assert_eq!(counter.ask(CounterMsg::get()).await.unwrap(), 16);
 
-    // PortRef travels inside messages; stopped hook runs with the reason.
+    // ActorRef travels inside messages; stopped hook runs with the reason.
     let (log, mut logged) = inbox(&node);
     let death = counter.monitor();
     counter
-        .tell(CounterMsg::LogTo(PortRef::from_id(log.clone())))
+        .tell(CounterMsg::LogTo(ActorRef::from_id(log.clone())))
         .unwrap();
     assert_eq!(
         logged.next().await,
@@ -323,13 +318,13 @@ async fn typed_actors_across_nodes_and_spawn_by_name() {
         .connect(&support::nodes::addr(&server))
         .await
         .unwrap();
-    let remote: PortRef<CounterMsg> = client
+    let remote: ActorRef<CounterMsg> = client
         .spawn_actor_on::<Counter>("typed-server", (40,))
         .unwrap();
     assert_eq!(remote.id().node(), "typed-server");
-    client.tell(&remote, CounterMsg::Add(2)).unwrap();
-    let n: i64 = client
-        .ask(&remote, CounterMsg::get())
+    remote.tell(CounterMsg::Add(2)).unwrap();
+    let n: i64 = remote
+        .ask(CounterMsg::get())
         .timeout(Duration::from_secs(5))
         .await
         .unwrap();
@@ -345,9 +340,11 @@ async fn typed_actors_across_nodes_and_spawn_by_name() {
     // tell to a remote calculator port through the typed API
     let (a, b) = pair("typed-a", "typed-b").await;
     let calc = b.spawn_actor(Calculator);
-    let r: PortRef<Calc> = calc.port_ref();
+    // The reference, as node a would have it from a message: bound to a, so the request
+    // crosses the network.
+    let r: ActorRef<Calc> = calc.bind(&a);
     assert_eq!(
-        a.ask(&r, Calc::add(20, 22))
+        r.ask(Calc::add(20, 22))
             .timeout(Duration::from_secs(5))
             .await
             .unwrap(),
@@ -394,9 +391,9 @@ async fn replies_are_typed_by_the_handlers_and_serde_structs_need_no_wrapper() {
         .unwrap();
     assert_eq!(p, Point { x: 3, y: 6 });
     // Across nodes, the same request, as the tagged array a Perl node would send.
-    let remote: PortRef<AtlasMsg> = atlas.port_ref();
-    let p = a
-        .ask(&remote, AtlasMsg::scale(Point { x: -1, y: 1 }, 2))
+    let remote: ActorRef<AtlasMsg> = atlas.bind(&a);
+    let p = remote
+        .ask(AtlasMsg::scale(Point { x: -1, y: 1 }, 2))
         .timeout(Duration::from_secs(5))
         .await
         .unwrap();

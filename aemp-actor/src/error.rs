@@ -77,6 +77,14 @@ pub enum Error {
     /// The node is shutting down or gone.
     #[error("the node has shut down")]
     Shutdown,
+    /// A typed `tell` did not queue its message (the typed layer's `TellError`, as text: the
+    /// message itself stays with it).
+    #[error("{0}")]
+    Tell(String),
+    /// A typed reference has no node to send through: none was given and none runs in this
+    /// process.
+    #[error("no node to send through: start a node, or bind the reference to one")]
+    NoNode,
     /// A typed actor's mailbox is full (`Node::tell` to a local actor).
     #[error("the mailbox of {0} is full")]
     MailboxFull(String),

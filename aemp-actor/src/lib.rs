@@ -62,5 +62,5 @@ pub use link::{Heartbeat, NodeEvent, NodeEvents, NodesGuard};
 pub use node::ctx::{CallCtx, Ctx, HandlerOutcome};
 pub use node::{Call, Node};
 pub use port::monitor::{MonGuard, Monitor};
-pub use port_id::PortId;
+pub use port_id::{PortId, ToPort};
 pub use wire::BUILTIN_REQUESTS;

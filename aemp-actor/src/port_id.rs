@@ -87,6 +87,58 @@ impl FromStr for PortId {
     }
 }
 
+/// What every port argument of the kernel takes: a [`PortId`], a typed `ActorRef`, or the id
+/// as text (`"node#name"`, checked when used), by value or by reference.
+///
+/// ```
+/// use aemp_actor::{PortId, ToPort};
+/// let id: PortId = "n#p".parse().unwrap();
+/// assert_eq!(id.to_port().unwrap(), "n#p".to_port().unwrap());
+/// assert_eq!(String::from("n#p").port_text(), "n#p");
+/// assert!("#p".to_port().is_err());
+/// ```
+pub trait ToPort {
+    /// The id as text, unchecked.
+    fn port_text(&self) -> &str;
+
+    /// The id, checked.
+    fn to_port(&self) -> Result<PortId, Error> {
+        PortId::parse(self.port_text())
+    }
+}
+
+impl ToPort for PortId {
+    fn port_text(&self) -> &str {
+        &self.0
+    }
+
+    fn to_port(&self) -> Result<PortId, Error> {
+        Ok(self.clone())
+    }
+}
+
+impl ToPort for str {
+    fn port_text(&self) -> &str {
+        self
+    }
+}
+
+impl ToPort for String {
+    fn port_text(&self) -> &str {
+        self
+    }
+}
+
+impl<T: ToPort + ?Sized> ToPort for &T {
+    fn port_text(&self) -> &str {
+        (**self).port_text()
+    }
+
+    fn to_port(&self) -> Result<PortId, Error> {
+        (**self).to_port()
+    }
+}
+
 impl AsRef<str> for PortId {
     fn as_ref(&self) -> &str {
         &self.0

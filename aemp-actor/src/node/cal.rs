@@ -39,13 +39,14 @@ use crate::{Error, PortId};
 #[must_use = "a call does nothing until awaited"]
 pub struct Call {
     node: Node,
-    port: PortId,
+    /// The port called (or why the argument was not a port id: the call fails with it).
+    port: Result<PortId, Error>,
     msg: Vec<Value>,
     timeout: Option<Duration>,
 }
 
 impl Call {
-    pub(crate) fn new(node: Node, port: PortId, msg: Vec<Value>) -> Call {
+    pub(crate) fn new(node: Node, port: Result<PortId, Error>, msg: Vec<Value>) -> Call {
         Call {
             node,
             port,
@@ -61,6 +62,7 @@ impl Call {
     }
 
     async fn run(self) -> Result<Vec<Value>, Error> {
+        let port = self.port?;
         let (tx, rx) = oneshot::channel();
         let tx = Mutex::new(Some(tx));
         let reply = self.node.port_inline(move |msg| {
@@ -76,21 +78,21 @@ impl Call {
         msg.push(Value::from(&reply));
         match self.timeout {
             Some(after) => {
-                self.node.snd(&self.port, msg)?;
+                self.node.snd(&port, msg)?;
                 match tokio::time::timeout(after, rx).await {
                     Ok(reply) => reply.map_err(|_| Error::Shutdown),
                     Err(_) => Err(Error::Timeout {
-                        port: self.port.to_string(),
+                        port: port.to_string(),
                         after,
                     }),
                 }
             }
             None => {
-                let death = self.node.monitor(&self.port);
-                self.node.snd(&self.port, msg)?;
+                let death = self.node.monitor(&port);
+                self.node.snd(&port, msg)?;
                 tokio::select! {
                     reply = rx => reply.map_err(|_| Error::Shutdown),
-                    reason = death => Err(Error::Killed { port: self.port.to_string(), reason }),
+                    reason = death => Err(Error::Killed { port: port.to_string(), reason }),
                 }
             }
         }

@@ -90,7 +90,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Sends a message (see [`Node::snd`]).
-    pub fn snd(&self, port: impl AsRef<str>, msg: Vec<Value>) -> Result<(), Error> {
+    pub fn snd(&self, port: impl crate::ToPort, msg: Vec<Value>) -> Result<(), Error> {
         self.node.snd(port, msg)
     }
 

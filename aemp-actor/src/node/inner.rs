@@ -68,6 +68,25 @@ impl std::fmt::Debug for Node {
     }
 }
 
+/// The nodes this process started, newest last (weak: a node that is gone is skipped).
+static NODES: Mutex<Vec<WeakNode>> = Mutex::new(Vec::new());
+
+/// Notes a started node, forgetting those that are gone.
+pub(super) fn remember(node: &Node) {
+    let mut nodes = crate::sync::lock(&NODES);
+    nodes.retain(|n| n.0.strong_count() > 0);
+    nodes.push(node.weak());
+}
+
+/// The node this process started last, while it runs: what a typed reference that no
+/// node made sends through.
+pub(crate) fn process_node() -> Option<Node> {
+    crate::sync::lock(&NODES)
+        .iter()
+        .rev()
+        .find_map(WeakNode::upgrade)
+}
+
 /// A node that does not keep the node alive (held by what the node itself owns).
 #[derive(Clone, Debug)]
 pub(crate) struct WeakNode(Weak<NodeInner>);
@@ -234,6 +253,27 @@ impl NodeInner {
         let reason = wire::no_such_port(port);
         let me = self.clone();
         self.runtime.spawn(async move { me.fire(refused, &reason) });
+        guard
+    }
+
+    /// A monitor of `text`, which is not a port id: it fires at once with
+    /// `["no_such_port", "<text>: <error>"]`.
+    pub(super) fn refuse_monitor(
+        self: &Arc<Self>,
+        text: &str,
+        error: &Error,
+        action: Action,
+    ) -> MonGuard {
+        let id = self.monitor_ids.next();
+        let owner: Weak<dyn Unmonitor> = Arc::downgrade(self) as Weak<dyn Unmonitor>;
+        // Dropping it unmonitors this node's node port: nothing.
+        let guard = MonGuard::new(owner, PortId::new(&self.id, ""), id);
+        let reason = vec![
+            Value::from("no_such_port"),
+            Value::from(format!("{text}: {error}")),
+        ];
+        let me = self.clone();
+        self.runtime.spawn(async move { me.fire(action, &reason) });
         guard
     }
 

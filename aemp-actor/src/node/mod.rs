@@ -13,6 +13,7 @@
 
 mod cal;
 pub(crate) mod ctx;
+mod current;
 pub(crate) mod inner;
 mod listener;
 pub(crate) mod sink;
@@ -31,15 +32,16 @@ use crate::port::{Port, Sink};
 use crate::port_id::split;
 use crate::sync::bus::Sub;
 use crate::sync::lock;
-use crate::{wire, Error, PortId};
+use crate::{wire, Error, PortId, ToPort};
 use ctx::{boxed, BoxHandler, BoxStart, Ctx, HandlerOutcome};
 use inner::{NodeInner, NodePort, Parts};
 pub(crate) use sink::Start;
 use sink::{HandlerSink, InlineSink};
 
 pub use cal::Call;
+pub(crate) use current::{current_node, in_node, InNode};
 pub use inner::Node;
-pub(crate) use inner::WeakNode;
+pub(crate) use inner::{process_node, WeakNode};
 
 impl Node {
     /// This node's id.
@@ -95,11 +97,11 @@ impl Node {
     /// its methods).
     fn set_handler(
         &self,
-        port: &PortId,
+        port: impl ToPort,
         tag: Option<&str>,
         h: Option<BoxHandler>,
     ) -> Result<(), Error> {
-        let port = self.local(port)?;
+        let port = self.local(&port.to_port()?)?;
         if let Some(sink) = port.sink().as_any().downcast_ref::<HandlerSink>() {
             sink.set_handler(tag, h);
         }
@@ -121,7 +123,7 @@ impl Node {
 
     /// Sets the handler for messages whose first element is `tag` (matched exactly); it gets
     /// the message without the tag. Replaces an earlier handler of that tag.
-    pub fn rcv<F, R>(&self, port: &PortId, tag: &str, handler: F) -> Result<(), Error>
+    pub fn rcv<F, R>(&self, port: impl ToPort, tag: &str, handler: F) -> Result<(), Error>
     where
         F: FnMut(&Ctx<'_>, Vec<Value>) -> R + Send + 'static,
         R: HandlerOutcome,
@@ -130,7 +132,7 @@ impl Node {
     }
 
     /// Sets the default handler: it gets every message no tag handler takes, tag included.
-    pub fn rcv_default<F, R>(&self, port: &PortId, handler: F) -> Result<(), Error>
+    pub fn rcv_default<F, R>(&self, port: impl ToPort, handler: F) -> Result<(), Error>
     where
         F: FnMut(&Ctx<'_>, Vec<Value>) -> R + Send + 'static,
         R: HandlerOutcome,
@@ -139,20 +141,21 @@ impl Node {
     }
 
     /// Removes the handler of `tag` (`None`: the default handler).
-    pub fn unrcv(&self, port: &PortId, tag: Option<&str>) -> Result<(), Error> {
+    pub fn unrcv(&self, port: impl ToPort, tag: Option<&str>) -> Result<(), Error> {
         self.set_handler(port, tag, None)
     }
 
     /// Sends `msg` to `port`, local or remote, without waiting. Messages from one port to
     /// another arrive in order. A remote node is connected on demand; messages wait for the
     /// connection (see `docs/semantics.md` for what happens when it fails).
-    pub fn snd(&self, port: impl AsRef<str>, msg: Vec<Value>) -> Result<(), Error> {
-        self.inner.send(port.as_ref(), msg)
+    pub fn snd(&self, port: impl ToPort, msg: Vec<Value>) -> Result<(), Error> {
+        self.inner.send(port.port_text(), msg)
     }
 
     /// Sends `["snd", port, msg...]` to `node`'s node port, which relays it (Perl's `snd_on`).
-    pub fn snd_on(&self, node: &str, port: &PortId, msg: Vec<Value>) -> Result<(), Error> {
-        let body = wire::request("snd", std::iter::once(Value::from(port)).chain(msg));
+    pub fn snd_on(&self, node: &str, port: impl ToPort, msg: Vec<Value>) -> Result<(), Error> {
+        let port = port.to_port()?;
+        let body = wire::request("snd", std::iter::once(Value::from(&port)).chain(msg));
         self.inner.send(node, body)
     }
 
@@ -163,39 +166,57 @@ impl Node {
 
     /// Kills `port` with `reason` (empty: a normal exit), local or remote. Killing a port that
     /// does not exist is fine; killing a node port is an error.
-    pub fn kil(&self, port: impl AsRef<str>, reason: Vec<Value>) -> Result<(), Error> {
-        self.inner.kill(port.as_ref(), reason)
+    pub fn kil(&self, port: impl ToPort, reason: Vec<Value>) -> Result<(), Error> {
+        self.inner.kill(port.port_text(), reason)
     }
 
     pub(crate) fn kill_local(&self, port: &PortId, reason: Vec<Value>) {
         self.inner.kill_local(port.name(), reason)
     }
 
-    /// Calls `f` once with the kill reason when `port` dies.
-    pub fn mon(&self, port: &PortId, f: impl FnOnce(Vec<Value>) + Send + 'static) -> MonGuard {
-        self.inner.monitor(port, Action::Callback(Box::new(f)))
+    /// Calls `f` once with the kill reason when `port` dies (at once, with
+    /// `["no_such_port", ...]`, if it does not exist or `port` is not a port id).
+    pub fn mon(&self, port: impl ToPort, f: impl FnOnce(Vec<Value>) + Send + 'static) -> MonGuard {
+        self.watch(port, Action::Callback(Box::new(f)))
     }
 
     /// When `port` dies with a non-empty reason, kills `receiver` with the same reason.
-    pub fn mon_kill(&self, port: &PortId, receiver: &PortId) -> MonGuard {
-        self.inner.monitor(port, Action::Kill(receiver.clone()))
+    pub fn mon_kill(&self, port: impl ToPort, receiver: impl ToPort) -> MonGuard {
+        match receiver.to_port() {
+            Ok(receiver) => self.watch(port, Action::Kill(receiver)),
+            Err(e) => self.refused(port.port_text(), &e, Action::Callback(Box::new(drop))),
+        }
     }
 
     /// When `port` dies, sends `receiver` the message `msg` with the reason appended.
-    pub fn mon_snd(&self, port: &PortId, receiver: &PortId, msg: Vec<Value>) -> MonGuard {
-        self.inner
-            .monitor(port, Action::Send(receiver.clone(), msg))
+    pub fn mon_snd(&self, port: impl ToPort, receiver: impl ToPort, msg: Vec<Value>) -> MonGuard {
+        match receiver.to_port() {
+            Ok(receiver) => self.watch(port, Action::Send(receiver, msg)),
+            Err(e) => self.refused(port.port_text(), &e, Action::Callback(Box::new(drop))),
+        }
     }
 
     /// A future that resolves with the kill reason of `port`.
-    pub fn monitor(&self, port: &PortId) -> Monitor {
+    pub fn monitor(&self, port: impl ToPort) -> Monitor {
         let (tx, rx) = oneshot::channel();
-        Monitor::new(self.inner.monitor(port, Action::Notify(tx)), rx)
+        Monitor::new(self.watch(port, Action::Notify(tx)), rx)
+    }
+
+    fn watch(&self, port: impl ToPort, action: Action) -> MonGuard {
+        match port.to_port() {
+            Ok(port) => self.inner.monitor(&port, action),
+            Err(e) => self.refused(port.port_text(), &e, action),
+        }
+    }
+
+    /// A monitor of something that is not a port id: it fires at once.
+    fn refused(&self, text: &str, error: &Error, action: Action) -> MonGuard {
+        self.inner.refuse_monitor(text, error, action)
     }
 
     /// Sends `msg` with a fresh reply port appended; resolves to the reply (see [`Call`]).
-    pub fn cal(&self, port: &PortId, msg: Vec<Value>) -> Call {
-        Call::new(self.clone(), port.clone(), msg)
+    pub fn cal(&self, port: impl ToPort, msg: Vec<Value>) -> Call {
+        Call::new(self.clone(), port.to_port(), msg)
     }
 
     /// Creates a port on `node` (a node id or any port id of it) and runs the init function
@@ -222,8 +243,9 @@ impl Node {
     }
 
     /// Registers `port` under `name` on this node, for the node port's `lookup` request.
-    pub fn register(&self, name: &str, port: &PortId) {
-        self.inner.ports.register(name, port);
+    pub fn register(&self, name: &str, port: impl ToPort) -> Result<(), Error> {
+        self.inner.ports.register(name, &port.to_port()?);
+        Ok(())
     }
 
     /// Removes a registration.
@@ -308,8 +330,8 @@ impl Node {
 
     /// Sets `family`/`port` to `value` for as long as the port lives (`db_reg`): the entry
     /// goes when the port dies, or when the guard is dropped.
-    pub fn db_reg(&self, family: &str, port: &PortId, value: Value) -> DbRegGuard {
-        let key = port.to_string();
+    pub fn db_reg(&self, family: &str, port: impl ToPort, value: Value) -> DbRegGuard {
+        let key = port.port_text().to_owned();
         let global = &self.inner.global;
         global.db_change(family, vec![(key.clone(), value)], vec![]);
         let weak = Arc::downgrade(global);
@@ -319,7 +341,8 @@ impl Node {
                 global.db_change(&f, vec![], vec![k]);
             }
         }));
-        let mon = self.inner.monitor(port, cleanup);
+        // (Not a port id: the monitor fires at once and the entry goes again.)
+        let mon = self.watch(port, cleanup);
         DbRegGuard::new(Arc::downgrade(global), family.to_owned(), key, mon)
     }
 
@@ -361,7 +384,7 @@ impl Node {
     /// Registers `port` under `name` network-wide, for as long as it lives. Several ports
     /// may share a name: a group. (A `db_reg` of family `name`, as AnyEvent::MP 2.x's
     /// `grp_reg`; Perl nodes see the same entries.)
-    pub fn register_name(&self, name: &str, port: &PortId) -> DbRegGuard {
+    pub fn register_name(&self, name: &str, port: impl ToPort) -> DbRegGuard {
         self.db_reg(name, port, Value::Null)
     }
 
@@ -416,7 +439,9 @@ impl Node {
         }
         let listeners = lock(&inner.listen_addrs).clone();
         inner.global.start(&listeners, seeds);
-        Ok(Node { inner })
+        let node = Node { inner };
+        inner::remember(&node);
+        Ok(node)
     }
 
     pub(crate) fn weak(&self) -> WeakNode {

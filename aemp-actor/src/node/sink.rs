@@ -164,6 +164,7 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
     let mut batch = VecDeque::new();
     let mut first = None;
     let mut memo = None;
+    let weak = node.weak();
     let mut yielded = true;
     while sink
         .mailbox
@@ -181,17 +182,20 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
                 let _ = done.send(());
             }
         }
-        for msg in batch.drain(..) {
-            if port.is_dead() {
-                break;
-            }
-            match msg.into_values() {
-                Ok(msg) => sink.handle(&node, &port, msg, &mut memo),
-                Err(e) => {
-                    tracing::debug!(port = %port.id, error = %e, "skipped a message that cannot be decoded")
+        // Handlers run as this node's code (typed references they meet send through it).
+        super::in_node(&weak, || {
+            for msg in batch.drain(..) {
+                if port.is_dead() {
+                    break;
+                }
+                match msg.into_values() {
+                    Ok(msg) => sink.handle(&node, &port, msg, &mut memo),
+                    Err(e) => {
+                        tracing::debug!(port = %port.id, error = %e, "skipped a message that cannot be decoded")
+                    }
                 }
             }
-        }
+        });
     }
 }
 

@@ -137,6 +137,18 @@ impl Monitor {
     pub(crate) fn new(guard: MonGuard, rx: oneshot::Receiver<Vec<Value>>) -> Monitor {
         Monitor { guard, rx }
     }
+
+    /// A monitor of `port` that resolves at once with `reason` (nothing to watch it with).
+    pub(crate) fn fired(port: PortId, reason: Vec<Value>) -> Monitor {
+        struct Nobody;
+        impl Unmonitor for Nobody {
+            fn unmonitor(&self, _port: &PortId, _id: u64) {}
+        }
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(reason);
+        let owner: Weak<dyn Unmonitor> = Weak::<Nobody>::new();
+        Monitor::new(MonGuard::new(owner, port, 0), rx)
+    }
 }
 
 impl fmt::Debug for Monitor {

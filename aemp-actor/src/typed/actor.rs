@@ -14,11 +14,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
-use super::ask::{Ask, Started};
+use super::actor_ref::{ActorRef, IntoReason};
 use super::mailbox::{Envelope, Mailbox, Overflow, ReplyTo, SharedMailbox};
-use super::{Message, PortRef, Request};
+use super::Message;
 use crate::error::BoxError;
-use crate::node::Node;
+use crate::node::{InNode, Node};
 use crate::sync::{lock, panic_text};
 use crate::wire::die;
 use crate::{Error, NodeBuilder, PortId};
@@ -79,7 +79,7 @@ pub trait SpawnActor: Actor {
 /// What an actor's handlers can reach: its own port, the node, and a way to stop.
 pub struct ActorCtx<A: Actor> {
     node: Node,
-    me: Port<A::Msg>,
+    me: ActorRef<A::Msg>,
     stop: Option<Vec<Value>>,
 }
 
@@ -97,14 +97,9 @@ impl<A: Actor> ActorCtx<A> {
         &self.node
     }
 
-    /// This actor's port (a handle it can give away or tell itself through).
-    pub fn myself(&self) -> &Port<A::Msg> {
+    /// This actor's own reference (to give away, or to tell itself something).
+    pub fn myself(&self) -> &ActorRef<A::Msg> {
         &self.me
-    }
-
-    /// A reference to this actor's port, for messages.
-    pub fn port_ref(&self) -> PortRef<A::Msg> {
-        self.me.port_ref()
     }
 
     /// Stops the actor normally once this handler returns.
@@ -112,177 +107,38 @@ impl<A: Actor> ActorCtx<A> {
         self.stop = Some(Vec::new());
     }
 
-    /// Stops the actor with `reason` once this handler returns (its monitors see it).
-    pub fn stop_with(&mut self, reason: Vec<Value>) {
-        self.stop = Some(reason);
-    }
-
-    /// Sends a typed message to any port (see [`Node::tell`]).
-    pub fn tell<M: Message>(&self, to: &PortRef<M>, msg: M) -> Result<(), Error> {
-        self.node.tell(to, msg)
+    /// Stops the actor with `reason` once this handler returns (its monitors see it): a
+    /// `Vec<Value>`, or a [`Message`] that travels as its tagged array.
+    /// (A typed reason that does not encode stops it with `["die", why]`.)
+    pub fn stop_with(&mut self, reason: impl IntoReason) {
+        self.stop = Some(reason.into_reason().unwrap_or_else(die));
     }
 
     /// Starts another actor on this node.
-    pub fn spawn_actor<B: Actor>(&self, actor: B) -> Port<B::Msg> {
+    pub fn spawn_actor<B: Actor>(&self, actor: B) -> ActorRef<B::Msg> {
         self.node.spawn_actor(actor)
     }
 }
 
-/// Why a local `tell` did not queue the message; the message is handed back.
-#[derive(PartialEq, Eq)]
-pub enum TellError<M> {
-    /// The mailbox is full.
-    Full(M),
-    /// The actor has stopped.
-    Closed(M),
-}
-
-impl<M> TellError<M> {
-    /// The message that was not sent.
-    pub fn into_inner(self) -> M {
-        match self {
-            TellError::Full(m) | TellError::Closed(m) => m,
-        }
-    }
-}
-
-impl<M> fmt::Debug for TellError<M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TellError::Full(_) => f.write_str("Full(..)"),
-            TellError::Closed(_) => f.write_str("Closed(..)"),
-        }
-    }
-}
-
-impl<M> fmt::Display for TellError<M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TellError::Full(_) => f.write_str("the actor's mailbox is full"),
-            TellError::Closed(_) => f.write_str("the actor has stopped"),
-        }
-    }
-}
-
-impl<M> std::error::Error for TellError<M> {}
-
-/// A handle to a local actor's port: `tell` and `ask` without encoding anything.
-pub struct Port<M: Message> {
-    node: Node,
-    port: PortRef<M>,
-    tx: mpsc::Sender<Envelope<M>>,
-}
-
-impl<M: Message> Clone for Port<M> {
-    fn clone(&self) -> Self {
-        Port {
-            node: self.node.clone(),
-            port: self.port.clone(),
-            tx: self.tx.clone(),
-        }
-    }
-}
-
-impl<M: Message> fmt::Debug for Port<M> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Port({})", self.port.id())
-    }
-}
-
-impl<M: Message> Port<M> {
-    /// The port id.
-    pub fn id(&self) -> &PortId {
-        self.port.id()
-    }
-
-    /// A reference that can travel in messages.
-    pub fn port_ref(&self) -> PortRef<M> {
-        self.port.clone()
-    }
-
-    /// Queues `msg` unless the mailbox is full or the actor stopped (the message comes back).
-    pub fn tell(&self, msg: M) -> Result<(), TellError<M>> {
-        self.tx
-            .try_send(Envelope {
-                msg,
-                reply: ReplyTo::None,
-            })
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(env) => TellError::Full(env.msg),
-                mpsc::error::TrySendError::Closed(env) => TellError::Closed(env.msg),
-            })
-    }
-
-    /// Queues `msg`, waiting while the mailbox is full.
-    pub async fn send(&self, msg: M) -> Result<(), TellError<M>> {
-        self.tx
-            .send(Envelope {
-                msg,
-                reply: ReplyTo::None,
-            })
-            .await
-            .map_err(|e| TellError::Closed(e.0.msg))
-    }
-
-    /// Sends the request and resolves to its reply, decoded as the type the request declares
-    /// (`Count::get()` for a variant with `#[message(reply = u64)]`: a `u64`).
-    pub fn ask<Q: Request<Msg = M>>(&self, request: Q) -> Ask<Q::Reply> {
-        let msg = request.into_message();
-        let tx = self.tx.clone();
-        Ask::new(
-            self.port.id().clone(),
-            Box::new(move |port: &PortId| {
-                let (reply_tx, reply_rx) = oneshot::channel();
-                let env = Envelope {
-                    msg,
-                    reply: ReplyTo::Local(reply_tx),
-                };
-                // The mailbox has room (the common case): no future to build.
-                match tx.try_send(env) {
-                    Ok(()) => Started::Waiting(reply_rx),
-                    Err(mpsc::error::TrySendError::Full(env)) => {
-                        let no_reply = Error::NoReply {
-                            port: port.to_string(),
-                        };
-                        Started::Exchange(Box::pin(async move {
-                            if tx.send(env).await.is_err() {
-                                return Err(no_reply);
-                            }
-                            reply_rx.await.map_err(|_| no_reply)
-                        }))
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => Started::Failed(Error::NoReply {
-                        port: port.to_string(),
-                    }),
-                }
-            }),
-        )
-    }
-
-    /// Kills the actor's port with `reason`.
-    pub fn kil(&self, reason: Vec<Value>) {
-        self.node.kill_local(self.port.id(), reason);
-    }
-
-    /// A future resolving to the reason the actor stops.
-    pub fn monitor(&self) -> crate::Monitor {
-        self.node.monitor(self.port.id())
-    }
-}
-
 impl Node {
-    /// One port registered under `name`, as a typed reference.
-    pub async fn lookup_typed<M>(&self, name: &str) -> Option<PortRef<M>> {
-        self.lookup_name(name).await.map(PortRef::from_id)
+    /// One port registered under `name` network-wide, as a typed reference.
+    pub async fn lookup_typed<M: Message>(&self, name: &str) -> Option<ActorRef<M>> {
+        self.lookup_name(name)
+            .await
+            .map(|id| ActorRef::from_id(id).bind(self))
     }
 
     /// Starts `actor` on a new port of this node with the default mailbox capacity.
-    pub fn spawn_actor<A: Actor>(&self, actor: A) -> Port<A::Msg> {
+    pub fn spawn_actor<A: Actor>(&self, actor: A) -> ActorRef<A::Msg> {
         self.spawn_actor_with_capacity(actor, DEFAULT_CAPACITY)
     }
 
     /// Starts `actor` on a new port of this node with a mailbox of `capacity` messages.
-    pub fn spawn_actor_with_capacity<A: Actor>(&self, actor: A, capacity: usize) -> Port<A::Msg> {
+    pub fn spawn_actor_with_capacity<A: Actor>(
+        &self,
+        actor: A,
+        capacity: usize,
+    ) -> ActorRef<A::Msg> {
         let name = self.generated_name();
         start(self, name, move || Ok(actor), capacity, None)
             .expect("generated port names are unique")
@@ -294,7 +150,7 @@ impl Node {
         &self,
         node: &str,
         args: A::Args,
-    ) -> Result<PortRef<A::Msg>, Error> {
+    ) -> Result<ActorRef<A::Msg>, Error> {
         let args = match aemp_transport::to_value(&args).map_err(|source| Error::Args {
             init: A::NAME,
             source,
@@ -303,58 +159,23 @@ impl Node {
             Value::Null => Vec::new(),
             other => vec![other],
         };
-        self.spawn(node, A::NAME, args).map(PortRef::from_id)
+        self.spawn(node, A::NAME, args)
+            .map(|id| ActorRef::from_id(id).bind(self))
     }
 
-    /// Sends a typed message to any port: a local typed actor gets the value itself (or
-    /// [`Error::MailboxFull`]); any other port gets `[tag, fields...]`.
-    pub fn tell<M: Message>(&self, to: &PortRef<M>, msg: M) -> Result<(), Error> {
-        let id = to.id();
-        if id.node() == self.id() {
-            let port = self.local_port(id.name());
-            let tx = port.as_ref().and_then(|p| {
-                p.sink()
-                    .as_any()
-                    .downcast_ref::<mpsc::Sender<Envelope<M>>>()
-            });
-            if let Some(tx) = tx {
-                return tx
-                    .try_send(Envelope {
-                        msg,
-                        reply: ReplyTo::None,
-                    })
-                    .map_err(|e| match e {
-                        mpsc::error::TrySendError::Full(_) => Error::MailboxFull(id.to_string()),
-                        mpsc::error::TrySendError::Closed(_) => Error::NoReply {
-                            port: id.to_string(),
-                        },
-                    });
-            }
+    /// The mailbox of the typed actor `id` if it is on this node and takes `M`.
+    pub(crate) fn typed_mailbox<M: Message>(
+        &self,
+        id: &PortId,
+    ) -> Option<mpsc::Sender<Envelope<M>>> {
+        if id.node() != self.id() {
+            return None;
         }
-        let values = msg.into_values().map_err(Error::Message)?;
-        self.snd(id, values)
-    }
-
-    /// Sends a typed request to any port and resolves to the reply decoded as `R` (a `cal`
-    /// underneath: the reply port travels as the last element).
-    pub fn ask<Q: Request>(&self, to: &PortRef<Q::Msg>, request: Q) -> Ask<Q::Reply> {
-        let msg = request.into_message();
-        let node = self.clone();
-        let id = to.id().clone();
-        Ask::new(
-            id.clone(),
-            Box::new(move |_: &PortId| {
-                Started::Exchange(Box::pin(async move {
-                    let values = msg.into_values().map_err(Error::Message)?;
-                    let mut reply = node.cal(&id, values).await?;
-                    Ok(if reply.is_empty() {
-                        Value::Null
-                    } else {
-                        reply.swap_remove(0)
-                    })
-                }))
-            }),
-        )
+        let port = self.local_port(id.name())?;
+        port.sink()
+            .as_any()
+            .downcast_ref::<mpsc::Sender<Envelope<M>>>()
+            .cloned()
     }
 }
 
@@ -394,7 +215,7 @@ fn start<A: Actor>(
     init: impl FnOnce() -> Result<A, BoxError> + Send + 'static,
     capacity: usize,
     started: Option<oneshot::Sender<()>>,
-) -> Option<Port<A::Msg>> {
+) -> Option<ActorRef<A::Msg>> {
     let capacity = capacity.max(1);
     let (tx, rx) = mpsc::channel(capacity);
     let id = PortId::new(node.id(), &name);
@@ -412,11 +233,7 @@ fn start<A: Actor>(
         kill_reason: Mutex::new(None),
     });
     node.sink_port(Some(name), SharedMailbox(mailbox.clone()))?;
-    let port = Port {
-        node: node.clone(),
-        port: PortRef::from_id(id),
-        tx,
-    };
+    let port = ActorRef::local(id, node, tx);
     let ctx = ActorCtx {
         node: node.clone(),
         me: port.clone(),
@@ -446,8 +263,10 @@ async fn run<A: Actor>(
     if let Some(started) = started {
         let _ = started.send(());
     }
+    // The actor's code runs as its node's (references it handles send through it).
+    let me = ctx.node.weak();
     let reason = 'life: {
-        if let Err(p) = AssertUnwindSafe(actor.started(&mut ctx))
+        if let Err(p) = AssertUnwindSafe(InNode::new(me.clone(), actor.started(&mut ctx)))
             .catch_unwind()
             .await
         {
@@ -475,9 +294,10 @@ async fn run<A: Actor>(
                 Ok(None) => break 'life Vec::new(),
                 Err(()) => break 'life lock(&mailbox.kill_reason).take().unwrap_or_default(),
             };
-            let outcome = AssertUnwindSafe(actor.handle(&mut ctx, env.msg))
-                .catch_unwind()
-                .await;
+            let outcome =
+                AssertUnwindSafe(InNode::new(me.clone(), actor.handle(&mut ctx, env.msg)))
+                    .catch_unwind()
+                    .await;
             let reply = match outcome {
                 Ok(Ok(reply)) => reply,
                 Ok(Err(e)) => break 'life die(e),
@@ -496,7 +316,7 @@ async fn run<A: Actor>(
             }
         }
     };
-    if AssertUnwindSafe(actor.stopped(&mut ctx, &reason))
+    if AssertUnwindSafe(InNode::new(me.clone(), actor.stopped(&mut ctx, &reason)))
         .catch_unwind()
         .await
         .is_err()

@@ -106,25 +106,25 @@ impl<M: Message> Sink for SharedMailbox<M> {
                 return;
             }
         };
-        match M::from_values(msg.clone()) {
+        // Kept aside for an error's answer: a message from `cal` ends with its reply port.
+        let cal_reply = msg
+            .last()
+            .and_then(Value::to_text)
+            .filter(|p| p.contains('#'))
+            .map(|p| p.into_owned());
+        let tag = msg.first().and_then(Value::to_text).map(|t| t.into_owned());
+        // References in the message come out bound to this node.
+        match crate::node::in_node(&self.0.node, || M::from_values(msg)) {
             Ok((msg, rest)) => {
                 let reply = match rest.last().and_then(Value::to_text) {
-                    Some(port) if port.contains('#') || !port.is_empty() => {
-                        ReplyTo::Port(port.into_owned())
-                    }
+                    Some(port) if !port.is_empty() => ReplyTo::Port(port.into_owned()),
                     _ => ReplyTo::None,
                 };
                 self.0.push(src, Envelope { msg, reply });
             }
             Err(e) => {
-                let raw = Value::Array(msg.clone());
-                tracing::warn!(port = %self.0.id, node = src, message = %raw, error = %e, "message does not fit the actor's type, answered with an error");
-                // A message from `cal` ends with its reply port: answer there.
-                if let Some(reply) = msg
-                    .last()
-                    .and_then(Value::to_text)
-                    .filter(|p| p.contains('#'))
-                {
+                tracing::warn!(port = %self.0.id, node = src, tag = tag.as_deref().unwrap_or(""), error = %e, "message does not fit the actor's type, answered with an error");
+                if let Some(reply) = cal_reply {
                     let answer = vec![
                         Value::from("error"),
                         Value::from(format!("{}: {e}", self.0.id)),

@@ -57,14 +57,14 @@
 //! ```
 
 mod actor;
+mod actor_ref;
 mod ask;
 mod mailbox;
 mod message;
-mod port_ref;
 
-pub use actor::{Actor, ActorCtx, Port, SpawnActor, TellError, DEFAULT_CAPACITY, OVERFLOW_FACTOR};
+pub use actor::{Actor, ActorCtx, SpawnActor, DEFAULT_CAPACITY, OVERFLOW_FACTOR};
+pub use actor_ref::{ActorRef, IntoReason, TellError, DEFAULT_ASK_TIMEOUT};
 pub use ask::{Ask, Asking};
 #[doc(hidden)]
 pub use message::__private;
 pub use message::{BoxError, Message, MessageError, Req, Request, Returns};
-pub use port_ref::PortRef;

@@ -408,6 +408,9 @@ mod tests {
             // The decoder stops at the first corrupt header; the scan may have to see
             // the whole item before it does.
             (Scan::Incomplete, Err(_)) => {}
+            // A map claiming more than 2^63 entries: the scan refuses a length no message
+            // can hold; the decoder waits for it (until the size limit refuses it).
+            (Scan::Corrupt(_), Ok(Item::Incomplete)) => {}
             _ => prop_assert!(
                 false,
                 "scan {verdict:?}, decode {:?}",

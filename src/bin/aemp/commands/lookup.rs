@@ -20,7 +20,7 @@ pub(crate) async fn lookup(joined: &Joined, name: &str, limit: Duration) -> Resu
     if found.is_empty() {
         for (_, id) in &joined.seeds {
             let call = joined.node.cal(
-                &PortId::new(id, ""),
+                PortId::new(id, ""),
                 vec![Value::from("lookup"), Value::from(name)],
             );
             match tokio::time::timeout(limit, call).await {

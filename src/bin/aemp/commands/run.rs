@@ -175,7 +175,8 @@ fn keep_running(node: &Node, init: &str, args: Vec<Value>, name: &str, group: bo
                 }
             };
             let death = node.monitor(&port);
-            node.register(&name, &port);
+            // (A port id the node just made.)
+            let _ = node.register(&name, &port);
             if group {
                 node.register_name(&init, &port).detach();
             }
