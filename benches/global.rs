@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aemp::actor::{DbWatch, LISTENERS};
+use aemp::kernel::{DbWatch, LISTENERS};
 use aemp::{Node, Value};
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use futures::future::join_all;
@@ -79,7 +79,7 @@ async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
 }
 
 /// Waits until the watched family satisfies `pred`.
-async fn until(w: &mut DbWatch, what: &str, pred: impl Fn(&aemp::actor::DbEvent) -> bool) {
+async fn until(w: &mut DbWatch, what: &str, pred: impl Fn(&aemp::DbEvent) -> bool) {
     within(what, async {
         loop {
             let e = w.recv().await.expect("watch open");

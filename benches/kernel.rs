@@ -30,7 +30,7 @@ use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aemp::actor::{msg, Node, PortId, Value};
+use aemp::kernel::{msg, Node, PortId, Value};
 use criterion::{criterion_group, Criterion, SamplingMode, Throughput};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

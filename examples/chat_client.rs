@@ -76,7 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 None => break,
             },
             reason = gone.as_mut() => {
-                println!("the server went away: {}", aemp::actor::format_reason(&reason));
+                println!("the server went away: {}", aemp::format_reason(&reason));
                 break;
             }
         }

@@ -55,10 +55,7 @@ impl ChatServer {
         let me = ctx.myself().clone();
         let leave = ChatMsg::Message(format!("{nick} left"), None);
         let guard = ctx.node().mon(&client, move |reason| {
-            println!(
-                "{me}: client gone ({})",
-                aemp::actor::format_reason(&reason)
-            );
+            println!("{me}: client gone ({})", aemp::format_reason(&reason));
             let _ = me.tell(leave);
         });
         self.clients.retain(|c, _| c != &client);

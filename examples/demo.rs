@@ -74,7 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         aemp::NodeEvent::Up(n) => println!("coordinator: node {n} up"),
         aemp::NodeEvent::Down(n, reason) => println!(
             "coordinator: node {n} down ({})",
-            aemp::actor::format_reason(reason)
+            aemp::format_reason(reason)
         ),
     });
 
@@ -86,10 +86,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let id = port.clone();
         coordinator
             .mon(&port, move |reason| {
-                println!(
-                    "coordinator: {id} died: {}",
-                    aemp::actor::format_reason(&reason)
-                )
+                println!("coordinator: {id} died: {}", aemp::format_reason(&reason))
             })
             .detach();
         println!("coordinator: spawned {port}");
@@ -142,7 +139,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "coordinator: monitor of {} fired: {}",
         counters[1],
-        aemp::actor::format_reason(&reason)
+        aemp::format_reason(&reason)
     );
     println!("demo done");
     Ok(())

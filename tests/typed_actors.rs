@@ -161,7 +161,7 @@ impl Counter {
             let _ = ctx;
             let _ = log.tell(ChatLine {
                 from: "counter".into(),
-                text: format!("stopped: {}", aemp::actor::format_reason(reason)),
+                text: format!("stopped: {}", aemp::format_reason(reason)),
             });
         }
     }
@@ -410,10 +410,81 @@ async fn replies_are_typed_by_the_handlers_and_serde_structs_need_no_wrapper() {
 
 #[test]
 fn a_struct_message_with_a_reply_is_a_request() {
-    fn reply_of<Q: aemp::actor::typed::Request<Reply = Point>>(_: &Q) {}
+    fn reply_of<Q: aemp::kernel::typed::Request<Reply = Point>>(_: &Q) {}
     reply_of(&Locate("home".into()));
     assert_eq!(
         Locate("home".into()).into_values().unwrap(),
         msg!["locate", "home"]
     );
+}
+
+/// Why a counter is stopped: travels as `["overloaded", load]`.
+#[derive(Debug, Clone, PartialEq, Message)]
+enum Stop {
+    Overloaded(u32),
+}
+
+#[tokio::test]
+async fn one_reference_for_local_and_remote_ports() {
+    let (a, b) = pair("ref-a", "ref-b").await;
+    let counter = b.spawn_actor(Counter::new(1));
+
+    // It travels as its port id, and comes out of a message bound to the node that got it.
+    let as_value = aemp::transport::to_value(&counter).unwrap();
+    assert_eq!(as_value, Value::from(counter.id().to_string()));
+    // (Decoded in a handler of node a, as a program decodes what its ports get.)
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let port = a.port_with(move |_ctx, mut msg| {
+        let r: ActorRef<CounterMsg> = aemp::transport::from_value(msg.remove(0)).unwrap();
+        let _ = tx.send(r);
+    });
+    b.snd(&port, vec![as_value]).unwrap();
+    let travelled = within("the reference", rx.recv()).await.unwrap();
+    assert_eq!(travelled, counter);
+    assert_eq!(travelled.node().unwrap().id(), "ref-a");
+
+    // The same calls work on it: tell, ask, send.
+    travelled.tell(CounterMsg::Add(2)).unwrap();
+    travelled.send(CounterMsg::Add(3)).await.unwrap();
+    let n = travelled
+        .ask(CounterMsg::get())
+        .timeout(Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(n, 6);
+
+    // A per-call timeout on a port that never answers.
+    let silent: ActorRef<CounterMsg> = ActorRef::from_id(b.port_with(|_ctx, _msg| {})).bind(&a);
+    let err = silent
+        .ask(CounterMsg::get())
+        .timeout(Duration::from_millis(200))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, aemp::Error::Timeout { .. }), "{err:?}");
+
+    // A typed kill reason travels as its tagged array.
+    let death = travelled.monitor();
+    travelled.kil(Stop::Overloaded(9)).unwrap();
+    let reason = within("death", death).await;
+    assert_eq!(reason, msg!["overloaded", 9]);
+    assert_eq!(
+        Stop::from_values(reason).unwrap().0,
+        Stop::Overloaded(9),
+        "and decodes back"
+    );
+}
+
+#[tokio::test]
+async fn every_port_argument_takes_ids_references_and_text() {
+    let node = Node::builder().node_id("args").start().await.unwrap();
+    let counter = node.spawn_actor(Counter::new(0));
+    // Text, a PortId, an ActorRef: the same port.
+    node.snd(counter.id().to_string(), msg!["add", 1]).unwrap();
+    node.snd(counter.id(), msg!["add", 1]).unwrap();
+    node.snd(&counter, msg!["add", 1]).unwrap();
+    assert_eq!(counter.ask(CounterMsg::get()).await.unwrap(), 3);
+    // Something that is not a port id: the monitor fires at once, saying why.
+    let reason = within("refusal", node.monitor("#nonsense")).await;
+    assert_eq!(reason[0], Value::from("no_such_port"), "{reason:?}");
+    assert!(node.cal("#nonsense", msg![]).await.is_err());
 }

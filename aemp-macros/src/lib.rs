@@ -1,7 +1,8 @@
 //! # aemp-macros
 //!
 //! Typed messages and actors for aemp. Use them through the `aemp` crate
-//! (`aemp::Message`, `aemp::actor`), which re-exports them with the runtime they target.
+//! (`aemp::Message`, `aemp::actor`; both in `aemp::prelude`), which re-exports them with the
+//! runtime they target (`aemp::kernel`).
 //!
 //! - `#[derive(Message)]`: an enum whose variants become `[tag, fields...]` arrays (the
 //!   tag is the variant's name in snake_case, or `#[message(tag = "...")]`), or a struct

@@ -359,7 +359,7 @@ pub(crate) fn requests(
     });
     quote! {
         #request
-        #[allow(private_interfaces, dead_code)]
+        #[allow(private_interfaces, dead_code, clippy::self_named_constructors)]
         impl #impl_g #ty #ty_g #where_g {
             #(#ctors)*
         }

@@ -39,7 +39,7 @@ pub(crate) fn camel_case(s: &str) -> String {
         .collect()
 }
 
-/// The path to the runtime (`aemp_actor`), as the user's crate names it: `::aemp::actor`
+/// The path to the runtime (`aemp_actor`), as the user's crate names it: `::aemp::kernel`
 /// when it depends on the `aemp` facade, else `::aemp_actor`.
 pub(crate) fn runtime() -> TokenStream {
     use proc_macro_crate::{crate_name, FoundCrate};
@@ -48,7 +48,7 @@ pub(crate) fn runtime() -> TokenStream {
             FoundCrate::Itself => syn::Ident::new("aemp", Span::call_site()),
             FoundCrate::Name(n) => syn::Ident::new(&n, Span::call_site()),
         };
-        return quote!(::#name::actor);
+        return quote!(::#name::kernel);
     }
     match crate_name("aemp-actor") {
         Ok(FoundCrate::Itself) => quote!(crate),

@@ -3,5 +3,6 @@
 
 pub mod aemp_run;
 pub mod certs;
+pub mod examples;
 pub mod nodes;
 pub mod peer;

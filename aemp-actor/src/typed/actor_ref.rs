@@ -14,8 +14,8 @@ use super::{Message, Request};
 use crate::node::{current_node, Node, WeakNode};
 use crate::{Error, PortId};
 
-/// How long an `ask` waits for its reply unless given [`Ask::timeout`] (AnyEvent::MP's `cal`
-/// default).
+/// How long an `ask` of a remote port waits for its reply unless given [`Ask::timeout`]
+/// (AnyEvent::MP's `cal` default).
 pub const DEFAULT_ASK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A reference to a port that takes messages of type `M`, on this node or any other: the
@@ -134,9 +134,13 @@ impl<M: Message> ActorRef<M> {
     }
 
     /// Sends the request and resolves to its reply, decoded as the type the request declares
-    /// (`Count::get()` for a variant with `#[message(reply = u64)]`: a `u64`), within
-    /// [`DEFAULT_ASK_TIMEOUT`] unless [`Ask::timeout`] says otherwise. A remote port gets a
-    /// `cal`: the message with a reply port appended, as Perl's `cal` sends it.
+    /// (`Count::get()` for a variant with `#[message(reply = u64)]`: a `u64`).
+    ///
+    /// A remote port gets a `cal`: the message with a reply port appended, as Perl's `cal`
+    /// sends it; the ask gives up after [`DEFAULT_ASK_TIMEOUT`] (a port that never answers)
+    /// and fails at once if the port dies or its node is lost. A local actor's ask waits
+    /// like a function call, and fails if the actor stops first. [`Ask::timeout`] sets a
+    /// limit for either.
     pub fn ask<Q: Request<Msg = M>>(&self, request: Q) -> Ask<Q::Reply> {
         let msg = request.into_message();
         let Some(tx) = self.local.clone() else {
@@ -144,6 +148,7 @@ impl<M: Message> ActorRef<M> {
             let id = self.id.clone();
             return Ask::new(
                 self.id.clone(),
+                Some(DEFAULT_ASK_TIMEOUT),
                 Box::new(move |_: &PortId| {
                     let node = match node {
                         Ok(node) => node,
@@ -163,6 +168,7 @@ impl<M: Message> ActorRef<M> {
         };
         Ask::new(
             self.id.clone(),
+            None,
             Box::new(move |port: &PortId| {
                 let (reply_tx, reply_rx) = oneshot::channel();
                 let env = Envelope {

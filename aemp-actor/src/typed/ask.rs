@@ -50,11 +50,11 @@ impl<R> fmt::Debug for Ask<R> {
 
 impl<R: DeserializeOwned> Ask<R> {
     /// The ask of `port` that `start` begins when first polled.
-    pub(super) fn new(port: PortId, start: Start) -> Self {
+    pub(super) fn new(port: PortId, timeout: Option<Duration>, start: Start) -> Self {
         Ask {
             start,
             port,
-            timeout: None,
+            timeout,
             _reply: PhantomData,
         }
     }

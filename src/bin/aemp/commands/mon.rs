@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use aemp::actor::format_reason;
+use aemp::format_reason;
 use aemp::{Node, PortId, Value};
 use tokio::sync::mpsc;
 

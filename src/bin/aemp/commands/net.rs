@@ -8,8 +8,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aemp::actor::format_reason;
 use aemp::config::{expand_node_id, seed_address, RcFile};
+use aemp::format_reason;
 use aemp::transport::{AuthMethod, Config};
 use aemp::{Error, Framing, Node, PortId, Value};
 use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use aemp::Value;
 
-use aemp::actor::{GLOBALS, LISTENERS};
+use aemp::kernel::{GLOBALS, LISTENERS};
 
 use super::net::{no_database, Joined};
 

@@ -128,7 +128,7 @@ impl Run {
         let _events = node.mon_nodes(|event| match event {
             NodeEvent::Up(id) => tracing::info!("node {id} up"),
             NodeEvent::Down(id, reason) => {
-                tracing::info!("node {id} down: {}", aemp::actor::format_reason(reason))
+                tracing::info!("node {id} down: {}", aemp::format_reason(reason))
             }
         });
         let addrs: Vec<String> = node
@@ -185,7 +185,7 @@ fn keep_running(node: &Node, init: &str, args: Vec<Value>, name: &str, group: bo
             let reason = death.await;
             tracing::warn!(
                 "service {init} ({port}) died: {}; starting it again",
-                aemp::actor::format_reason(&reason)
+                aemp::format_reason(&reason)
             );
             if started.elapsed() > Duration::from_secs(60) {
                 pause = Duration::from_millis(100);
