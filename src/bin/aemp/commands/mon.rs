@@ -8,7 +8,7 @@ use tokio::sync::mpsc;
 
 use super::net::{died, secs};
 
-/// `mon`: the reason; no time limit unless one was given. Once the monitor is armed (the
+/// `mon`: the reason, as a JSON array; no time limit unless one was given. Once the monitor is armed (the
 /// port's node has handled our `mon1`), says so on stderr: from then on, a death is seen.
 pub(crate) async fn mon(node: &Node, port: &PortId, limit: Option<Duration>) -> Result<(), String> {
     let mut monitor = node.monitor(port);
@@ -47,6 +47,7 @@ pub(crate) async fn mon(node: &Node, port: &PortId, limit: Option<Duration>) -> 
     {
         return Err(died(port, &reason));
     }
-    println!("{}", format_reason(&reason));
+    // As JSON, so that 17 and "17" differ; `[]` is a normal exit.
+    println!("{}", aemp::config::to_json(&Value::Array(reason), false));
     Ok(())
 }

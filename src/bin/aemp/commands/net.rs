@@ -146,11 +146,27 @@ impl Request {
     }
 }
 
+/// A seed that answered the probe.
+pub(crate) struct Seed {
+    pub(crate) addr: String,
+    pub(crate) id: String,
+    /// Its greeting's `provider`: `aemp-...` for aemp nodes, `AE-...` for AnyEvent::MP.
+    pub(crate) provider: String,
+}
+
+impl Seed {
+    /// Whether it is an aemp node (which answers the node port's `lookup` request besides
+    /// the database; AnyEvent::MP 2.x nodes keep names in the database only).
+    pub(crate) fn is_aemp(&self) -> bool {
+        self.provider.starts_with("aemp")
+    }
+}
+
 /// A short-lived node that has joined the network, and the seeds it reached.
 pub(crate) struct Joined {
     pub(crate) node: Node,
-    /// (address, node id) of each reachable seed.
-    pub(crate) seeds: Vec<(String, String)>,
+    /// Each reachable seed, in the order given.
+    pub(crate) seeds: Vec<Seed>,
 }
 
 const NO_CREDENTIALS: &str = "no secret or certificate configured: every node of a network \
@@ -215,8 +231,8 @@ pub(crate) async fn join(opts: &NetOpts, rc: &RcFile) -> Result<Joined, String> 
     let limit = opts.timeout();
     let deadline = tokio::time::Instant::now() + limit;
     let reached = probe_seeds(&seeds, &probe, limit).await?;
-    for (addr, _) in &reached {
-        builder = builder.seed(addr.clone());
+    for seed in &reached {
+        builder = builder.seed(seed.addr.clone());
     }
     let node = builder.start().await.map_err(|e| e.to_string())?;
     // The master is chosen when a seed's connection comes up: look after every node event,
@@ -225,7 +241,7 @@ pub(crate) async fn join(opts: &NetOpts, rc: &RcFile) -> Result<Joined, String> 
     while node.master().is_none() {
         if tokio::time::Instant::now() >= deadline {
             node.shutdown().await;
-            let addrs: Vec<&str> = reached.iter().map(|(a, _)| a.as_str()).collect();
+            let addrs: Vec<&str> = reached.iter().map(|s| s.addr.as_str()).collect();
             return Err(format!(
                 "could not join through {} within {} (the seeds answered a handshake, but \
                  the node's own connection did not come up)",
@@ -284,21 +300,27 @@ fn probe_config(
     Ok(config)
 }
 
-/// One plain handshake with each seed (at once, within `limit`), closed at once: the
-/// (address, node id) of those that answered, in the given order; an error listing every
-/// failure if none did (failures are warnings otherwise).
+/// One plain handshake with each seed (at once, within `limit`), closed at once: those that
+/// answered, in the given order; an error listing every failure if none did (failures are
+/// warnings otherwise).
 async fn probe_seeds(
     seeds: &[String],
     config: &Config,
     limit: Duration,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<Seed>, String> {
     let mut attempts = tokio::task::JoinSet::new();
     for (i, addr) in seeds.iter().enumerate() {
         let (config, addr) = (config.clone(), addr.clone());
         attempts.spawn(async move {
             let r = tokio::time::timeout(limit, aemp::transport::connect(addr.as_str(), &config))
                 .await
-                .map(|r| r.map(|conn| conn.info().node_id.clone()));
+                .map(|r| {
+                    r.map(|conn| {
+                        let info = conn.info();
+                        let provider = info.greeting.key("provider").unwrap_or_default();
+                        (info.node_id.clone(), provider.to_owned())
+                    })
+                });
             (i, addr, r)
         });
     }
@@ -307,7 +329,7 @@ async fn probe_seeds(
     while let Some(done) = attempts.join_next().await {
         let Ok((i, addr, r)) = done else { continue };
         match r {
-            Ok(Ok(id)) => reached.push((i, addr, id)),
+            Ok(Ok((id, provider))) => reached.push((i, Seed { addr, id, provider })),
             Ok(Err(e)) => failures.push((i, explain(&addr, &Error::Transport(e)))),
             Err(_) => failures.push((i, format!("{addr}: no answer within {}", secs(limit)))),
         }
@@ -320,8 +342,8 @@ async fn probe_seeds(
     for (_, failure) in &failures {
         eprintln!("aemp: warning: {failure}");
     }
-    reached.sort();
-    Ok(reached.into_iter().map(|(_, a, id)| (a, id)).collect())
+    reached.sort_by_key(|(i, _)| *i);
+    Ok(reached.into_iter().map(|(_, seed)| seed).collect())
 }
 
 /// A connection error with what to do about it.

@@ -38,8 +38,8 @@ pub(crate) async fn nodes(joined: &Joined, limit: Duration) -> Result<(), String
             None => joined
                 .seeds
                 .iter()
-                .filter(|(_, s)| s == id)
-                .map(|(a, _)| a.clone())
+                .filter(|s| s.id == id)
+                .map(|s| s.addr.clone())
                 .collect(),
         };
         if addrs.is_empty() {
