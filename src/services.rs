@@ -7,6 +7,14 @@ use aemp_actor::{msg, NodeBuilder, PortId, Value};
 /// `REPLYPORT` (as the reference Perl node's `echo` port does).
 pub const ECHO: &str = "aemp::echo";
 
+/// `aemp::rpc`: a port that answers `[MSG..., REPLYPORT]` by sending `MSG...` to `REPLYPORT`
+/// (the reply port comes last, as `cal` sends it; as the reference Perl node's `rpc` port).
+pub const RPC: &str = "aemp::rpc";
+
+/// `aemp::sink`: a port that counts the messages it gets and answers `["report", REPLYPORT]`
+/// with `["count", N]` (as the reference Perl node's `sink`): a target for `aemp bench`.
+pub const SINK: &str = "aemp::sink";
+
 /// `aemp::sequence`: a port that checks that `["n", I]` messages arrive with I = 0, 1, 2...
 /// and answers `["report", REPLYPORT]` with `["count", N, IN_ORDER]`.
 pub const SEQUENCE: &str = "aemp::sequence";
@@ -34,6 +42,36 @@ pub fn register(builder: NodeBuilder) -> NodeBuilder {
                 };
                 if let Err(e) = sent {
                     tracing::warn!(port = %ctx.port(), error = %e, "echo: malformed request ignored");
+                }
+            });
+        })
+        .spawnable(RPC, |ctx, _args| {
+            ctx.rcv_default(|ctx, mut msg| {
+                let sent = match msg.pop().map(|r| (r.to_text().map(|r| PortId::parse(&r)), r)) {
+                    Some((Some(Ok(port)), _)) => ctx.snd(&port, msg).map_err(|e| e.to_string()),
+                    Some((Some(Err(e)), _)) => Err(e.to_string()),
+                    Some((None, last)) => {
+                        Err(format!("the last element must be a reply port, not {last}"))
+                    }
+                    None => Err("an empty message has no reply port".to_owned()),
+                };
+                if let Err(e) = sent {
+                    tracing::warn!(port = %ctx.port(), error = %e, "rpc: malformed request ignored");
+                }
+            });
+        })
+        .spawnable(SINK, |ctx, _args| {
+            let mut count = 0i64;
+            ctx.rcv_default(move |ctx, msg| {
+                if msg.first().and_then(Value::as_str) == Some("report") {
+                    match reply_port(msg.get(1)) {
+                        Some(reply) => {
+                            let _ = ctx.snd(&reply, msg!["count", count]);
+                        }
+                        None => answer_error(ctx, &msg, "sink: report needs a reply port"),
+                    }
+                } else {
+                    count += 1;
                 }
             });
         })

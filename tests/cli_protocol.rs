@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// How long a test waits for a process to do something before failing.
@@ -697,4 +697,172 @@ async fn armed(mon: &mut Child) {
     })
     .await
     .expect("mon's monitor armed in time");
+}
+
+/// The verbs of a mixed network: spawn, kil, bench, messages from a file or standard input,
+/// the rpc service, and run's handshake flags; against `aemp run` and the Perl peer.
+#[tokio::test]
+async fn spawn_kil_bench_input_and_rpc() {
+    let rc = Rc::new("verbs");
+    rc.ok(&["setsecret", "verbs secret"]).await;
+    let mut node = rc
+        .run(&[
+            "--node-id",
+            "cli-verbs",
+            "--bind",
+            "127.0.0.1:0",
+            "--auth-offer",
+            "hmac_sha3_512",
+            "--auth-accept",
+            "hmac_sha3_512",
+            "--monitor-timeout",
+            "7",
+        ])
+        .await;
+    let addr = node.addr.clone();
+
+    // The cal-style service (the group aemp::rpc) answers at the port the message ends with.
+    let rpc = rc.ok(&["lookup", "--seed", &addr, "aemp::rpc"]).await;
+    assert!(rpc.starts_with("cli-verbs#"), "{rpc}");
+    assert_eq!(
+        rc.ok(&["cal", "--seed", &addr, &rpc, "hello", "[1, 2]"])
+            .await,
+        r#""hello",[1,2]"#
+    );
+
+    // spawn: a sink on the node, its id printed; bench floods it; the sink counted all.
+    let sink = rc
+        .ok(&["spawn", "--seed", &addr, "cli-verbs", "aemp::sink"])
+        .await;
+    assert!(sink.starts_with("cli-verbs#"), "{sink}");
+    let bench = rc
+        .ok(&[
+            "bench", "--seed", &addr, "--count", "5000", "--size", "64", &sink,
+        ])
+        .await;
+    assert!(
+        bench.starts_with(&format!("5000 messages of 64 bytes to {sink} in "))
+            && bench.contains(" msg/s"),
+        "{bench}"
+    );
+    assert_eq!(
+        rc.ok(&["cal", "--seed", &addr, &sink, "report"]).await,
+        r#""count",5000"#
+    );
+    rc.fails(
+        &["spawn", "--seed", &addr, "cli-verbs", "no::such::init"],
+        "no::such::init did not start",
+    )
+    .await;
+
+    // A message too large for a command line, from a file and from standard input.
+    let big = "x".repeat(300 * 1024);
+    let file = rc.dir.join("msg.json");
+    std::fs::write(&file, format!(r#"["{big}", 7]"#)).unwrap();
+    let reply = rc
+        .ok(&[
+            "cal",
+            "--seed",
+            &addr,
+            "--input",
+            file.to_str().unwrap(),
+            &rpc,
+            "big",
+        ])
+        .await;
+    assert_eq!(reply, format!(r#""big","{big}",7"#));
+    let mut cmd = rc.command(&["cal", "--seed", &addr, "--input", "-", &rpc]);
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(br#"["from stdin", {"k": true}]"#)
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(PATIENCE, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "\"from stdin\",{\"k\":true}\n"
+    );
+    rc.fails(
+        &[
+            "snd",
+            "--seed",
+            &addr,
+            "--input",
+            "/nonexistent/msg.json",
+            &rpc,
+        ],
+        "cannot read /nonexistent/msg.json",
+    )
+    .await;
+
+    // kil: the reason reaches the port's monitors.
+    let mut mon = rc
+        .command(&["mon", "--seed", &addr, &sink])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    armed(&mut mon).await;
+    assert_eq!(
+        rc.ok(&[&format!(
+            r#"["kil", "--seed", "{addr}", "{sink}", "overloaded", 9]"#
+        )])
+        .await,
+        format!(r#"{sink} killed: ["overloaded",9]"#)
+    );
+    let out = tokio::time::timeout(PATIENCE, mon.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[\"overloaded\",9]\n");
+    rc.fails(&["kil", "--seed", &addr, &sink, "again"], "no such port")
+        .await;
+    node.drain_log();
+
+    // The Perl peer: spawn its echo by name, bench its sink, kill a port of it.
+    if support::peer::require().is_none() {
+        return;
+    }
+    rc.ok(&["setsecret", "perl verbs"]).await;
+    let peer = support::peer::PeerBuilder::new("perlverbs")
+        .listen("127.0.0.1:0")
+        .secret("perl verbs")
+        .spawn()
+        .await;
+    let paddr = peer.listen_addr().to_owned();
+    let echo = rc
+        .ok(&["spawn", "--seed", &paddr, "perlverbs", "aemp_peer::echo"])
+        .await;
+    assert!(echo.starts_with("perlverbs#"), "{echo}");
+    let bench = rc
+        .ok(&[
+            "bench",
+            "--seed",
+            &paddr,
+            "--count",
+            "2000",
+            "perlverbs#sink",
+        ])
+        .await;
+    assert!(bench.starts_with("2000 messages of 40 bytes"), "{bench}");
+    assert_eq!(
+        rc.ok(&[&format!(
+            r#"["kil", "--seed", "{paddr}", "{echo}", "done", 1]"#
+        )])
+        .await,
+        format!(r#"{echo} killed: ["done",1]"#)
+    );
 }

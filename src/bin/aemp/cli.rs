@@ -99,6 +99,12 @@ pub(crate) fn specs() -> Vec<Spec> {
           "Sends the message ARGS... to PORT, then confirms that it reached PORT's node with a round trip through that node's node port (as Perl's aemp does). Fails if PORT does not exist."),
         s("cal", Rest, Protocol, "[OPTIONS] PORT ARGS...",
           "Sends ARGS... with a reply port appended to PORT and prints the reply as JSON values separated by commas."),
+        s("spawn", Rest, Protocol, "[OPTIONS] NODE INIT ARGS...",
+          "Spawns a port on NODE running the init function registered there as INIT with ARGS... (AnyEvent::MP's spawn; an aemp node's spawnable actors and functions, a Perl node's functions), confirms with a round trip that it started, and prints the new port's id."),
+        s("kil", Rest, Protocol, "[OPTIONS] PORT REASON...",
+          "Kills PORT with REASON... (none: a normal exit), then confirms through PORT's node that the kill got there. Monitors of PORT see the reason."),
+        s("bench", Rest, Protocol, "[OPTIONS] PORT",
+          "Sends --count messages [\"bench\", i, PAYLOAD] (PAYLOAD: --size bytes) to PORT as fast as the connection takes them, confirms that the last one reached PORT's node, and prints the rate in messages and bytes per second."),
         s("mon", Rest, Protocol, "[OPTIONS] PORT",
           "Waits until PORT dies and prints the reason as a JSON array (`[]` for a normal exit). Waits without limit unless --timeout is given."),
         s("nodes", Rest, Protocol, "[OPTIONS]",
@@ -443,6 +449,10 @@ Protocol commands (a short-lived node joins the network through the seeds, so th
 on every node are reachable; they end a chain):
     snd [OPTIONS] PORT ARGS...        send a message and confirm its delivery
     cal [OPTIONS] PORT ARGS...        send with a reply port appended, print the reply
+      (snd and cal: --input FILE appends the JSON array in FILE, - for standard input)
+    spawn [OPTIONS] NODE INIT ARGS... spawn a port on NODE, print its id
+    kil [OPTIONS] PORT REASON...      kill a port, confirm it
+    bench [OPTIONS] PORT              flood a port (--count N, --size BYTES), print the rate
     mon [OPTIONS] PORT                wait until the port dies, print the reason
     nodes [OPTIONS]                   the master, the global nodes, the nodes up and known
     lookup [OPTIONS] NAME             the ports named NAME (network-wide, else on a seed)

@@ -4,10 +4,12 @@
 //! they changed it (a failing chain changes nothing), then a protocol command, which ends
 //! the chain, joins the network and does its one thing.
 
+pub(crate) mod bench;
 pub(crate) mod cal;
 pub(crate) mod cert;
 pub(crate) mod db;
 pub(crate) mod endpoints;
+pub(crate) mod kil;
 pub(crate) mod lookup;
 pub(crate) mod low_level;
 pub(crate) mod mon;
@@ -21,6 +23,7 @@ pub(crate) mod secret;
 pub(crate) mod services;
 pub(crate) mod showconfig;
 pub(crate) mod snd;
+pub(crate) mod spawn;
 pub(crate) mod values;
 
 use aemp::config::{ProfileError, RcFile};
@@ -150,7 +153,17 @@ async fn protocol(
         Some(rc) => rc,
         None => load_rc()?,
     };
-    let Request { name, opts, target } = request;
+    let Request {
+        name,
+        opts,
+        target,
+        input,
+        bench,
+    } = request;
+    let mut message = message;
+    if let Some(path) = &input {
+        message.extend(values::read_message(path).map_err(Failure::failed)?);
+    }
     let joined = net::join(&opts, &rc).await.map_err(Failure::failed)?;
     let node = &joined.node;
     let limit = opts.timeout();
@@ -158,6 +171,12 @@ async fn protocol(
         ("snd", Target::Port(port, _)) => snd::snd(node, port, message, limit).await,
         ("cal", Target::Port(port, _)) => cal::cal(node, port, message, limit).await,
         ("mon", Target::Port(port, _)) => mon::mon(node, port, opts.timeout).await,
+        ("kil", Target::Port(port, _)) => kil::kil(node, port, message, limit).await,
+        ("spawn", Target::Spawn(on, init, _)) => spawn::spawn(node, on, init, message, limit).await,
+        ("bench", Target::Port(port, _)) => match &bench {
+            Some(b) => bench::bench(node, port, b.count, b.size, limit).await,
+            None => Err("bench: no options".into()),
+        },
         ("nodes", _) => nodes::nodes(&joined, limit).await,
         ("lookup", Target::Word(word)) => lookup::lookup(&joined, word, limit).await,
         ("db", Target::Word(word)) => db::db(node, word, limit).await,

@@ -58,11 +58,34 @@ impl NetOpts {
     }
 }
 
+/// `snd` and `cal`'s own option.
+#[derive(Debug, Default, Args)]
+pub(crate) struct InputOpts {
+    /// Append the elements of the JSON array in FILE (`-`: standard input) to the message:
+    /// for messages larger than a command line may be.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) input: Option<PathBuf>,
+}
+
+/// `bench`'s own options.
+#[derive(Debug, Args)]
+pub(crate) struct BenchOpts {
+    /// How many messages to send.
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) count: u64,
+    /// The size of each message's payload string, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 40)]
+    pub(crate) size: usize,
+}
+
 /// What a protocol command acts on.
 #[derive(Debug)]
 pub(crate) enum Target {
-    /// `snd`, `cal`: a port and a message of this many values; `mon`: a port.
+    /// `snd`, `cal`, `kil`: a port and a message (a reason) of this many values; `mon`,
+    /// `bench`: a port.
     Port(PortId, usize),
+    /// `spawn NODE INIT ARGS...`: the node, the init function, and this many arguments.
+    Spawn(String, String, usize),
     /// `lookup NAME`, `db FAMILY`.
     Word(String),
     /// `nodes`.
@@ -75,6 +98,10 @@ pub(crate) struct Request {
     pub(crate) name: String,
     pub(crate) opts: NetOpts,
     pub(crate) target: Target,
+    /// `snd`, `cal`: where more of the message comes from.
+    pub(crate) input: Option<PathBuf>,
+    /// `bench`: how many messages, and their payload's size.
+    pub(crate) bench: Option<BenchOpts>,
 }
 
 impl Request {
@@ -93,7 +120,17 @@ impl Request {
         let word =
             |value_name: &'static str| Arg::new("word").value_name(value_name).required(true);
         match name {
-            "snd" | "cal" => c.arg(word("PORT")).arg(trailing("args", "ARGS", false)),
+            "snd" | "cal" => InputOpts::augment_args(c)
+                .arg(word("PORT"))
+                .arg(trailing("args", "ARGS", false)),
+            "kil" => c.arg(word("PORT")).arg(trailing("args", "REASON", false)),
+            "spawn" => c
+                .arg(word("NODE"))
+                .arg(Arg::new("init").value_name("INIT").required(true))
+                .arg(trailing("args", "ARGS", false)),
+            "bench" => BenchOpts::augment_args(c)
+                .arg(word("PORT"))
+                .arg(trailing("extra", "EXTRA", true)),
             "mon" => c.arg(word("PORT")).arg(trailing("extra", "EXTRA", true)),
             "lookup" => c.arg(word("NAME")).arg(trailing("extra", "EXTRA", true)),
             "db" => c.arg(word("FAMILY")).arg(trailing("extra", "EXTRA", true)),
@@ -113,7 +150,7 @@ impl Request {
         };
         if count("extra") > 0 {
             return Err(Failure::usage(match name {
-                "mon" => "mon: takes only a port".to_owned(),
+                "mon" | "bench" => format!("{name}: takes only a port"),
                 "nodes" => "nodes: takes no arguments besides options".to_owned(),
                 _ => format!(
                     "{name}: takes exactly one {}",
@@ -122,25 +159,50 @@ impl Request {
             }));
         }
         let target = match (name, word) {
-            ("snd" | "cal" | "mon", Some(text)) => {
+            ("snd" | "cal" | "mon" | "kil" | "bench", Some(text)) => {
                 let port =
                     PortId::parse(&text).map_err(|e| Failure::usage(format!("{name}: {e}")))?;
                 Target::Port(port, count("args"))
             }
+            ("spawn", Some(node)) => {
+                let node = aemp::kernel::PortId::parse(&node)
+                    .map_err(|e| Failure::usage(format!("spawn: {e}")))?
+                    .node()
+                    .to_owned();
+                let init = m.get_one::<String>("init").cloned().unwrap_or_default();
+                Target::Spawn(node, init, count("args"))
+            }
             ("lookup" | "db", Some(word)) => Target::Word(word),
             _ => Target::Network,
+        };
+        let input = match name {
+            "snd" | "cal" => {
+                InputOpts::from_arg_matches(m)
+                    .map_err(|e| Failure::usage(e.to_string()))?
+                    .input
+            }
+            _ => None,
+        };
+        let bench = match name {
+            "bench" => {
+                Some(BenchOpts::from_arg_matches(m).map_err(|e| Failure::usage(e.to_string()))?)
+            }
+            _ => None,
         };
         Ok(Request {
             name: name.to_owned(),
             opts,
             target,
+            input,
+            bench,
         })
     }
 
-    /// How many values of the line are the message (`snd`, `cal`).
+    /// How many values at the end of the line are the message (`snd`, `cal`), the reason
+    /// (`kil`) or the spawn arguments (`spawn`).
     pub(crate) fn message_len(&self) -> usize {
         match self.target {
-            Target::Port(_, n) => n,
+            Target::Port(_, n) | Target::Spawn(_, _, n) => n,
             _ => 0,
         }
     }

@@ -4,17 +4,24 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aemp::config::{bind_address, expand_node_id, nodename, seed_address, RcFile};
+use aemp::transport::AuthMethod;
 use aemp::{services, Framing, Node, NodeEvent, Value};
 use clap::Args;
 
 /// The services compiled into this binary, which a profile's `services` may name.
-const SERVICES: &[&str] = &[services::ECHO, services::SEQUENCE];
+const SERVICES: &[&str] = &[
+    services::ECHO,
+    services::RPC,
+    services::SINK,
+    services::SEQUENCE,
+];
 
 /// Run a node from a profile of the rc file and flags (the flags win), with the services
-/// compiled into this binary (`aemp::echo`, `aemp::sequence`; a profile's `services` start
-/// instances, registered under their names). Every node also runs an `aemp::echo` port,
-/// registered on the node as `echo` and network-wide in the group `aemp::echo` (the echo
-/// ports of every `aemp run` node: `aemp lookup aemp::echo` lists them). Logs one line per
+/// compiled into this binary (`aemp::echo`, `aemp::rpc`, `aemp::sequence`; a profile's
+/// `services` start instances, registered under their names). Every node also runs an
+/// `aemp::echo` port (replies to the first element) and an `aemp::rpc` port (replies to the
+/// last, as `cal` asks), registered on the node as `echo` and `rpc` and network-wide in the
+/// groups `aemp::echo` and `aemp::rpc` (`aemp lookup aemp::rpc` lists every node's). Logs one line per
 /// node up or down (AEMP_LOG sets the level), prints `aemp run: node ID listening on ADDR`,
 /// and stops gracefully on SIGINT or SIGTERM.
 #[derive(Debug, Args)]
@@ -49,6 +56,30 @@ pub(crate) struct Run {
     /// Connect to the node at HOST:PORT on start. Repeatable.
     #[arg(long, value_name = "HOST:PORT")]
     connect: Vec<String>,
+    /// The auth methods to offer, in order (default: the profile's, else
+    /// tls_sha3_512,hmac_sha3_512).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    auth_offer: Vec<AuthMethod>,
+    /// The auth methods to accept (default: the profile's, else all four).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    auth_accept: Vec<AuthMethod>,
+    /// The handshake limit and the cap of reconnect backoff, in seconds (default: the
+    /// profile's, else 30).
+    #[arg(long, value_name = "SECONDS", value_parser = monitor_timeout)]
+    monitor_timeout: Option<Duration>,
+}
+
+/// `--monitor-timeout`'s value.
+fn monitor_timeout(value: &str) -> Result<Duration, String> {
+    let secs: f64 = value
+        .parse()
+        .map_err(|_| format!("--monitor-timeout must be a number of seconds, not {value:?}"))?;
+    if !(secs.is_finite() && secs > 0.0 && secs < 1e9) {
+        return Err(format!(
+            "--monitor-timeout must be a positive number of seconds, not {value}"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 impl Run {
@@ -105,6 +136,15 @@ impl Run {
         if !self.framing.is_empty() {
             builder = builder.framings(self.framing.clone());
         }
+        if !self.auth_offer.is_empty() {
+            builder = builder.auth_offer(self.auth_offer.clone());
+        }
+        if !self.auth_accept.is_empty() {
+            builder = builder.auth_accept(self.auth_accept.clone());
+        }
+        if let Some(t) = self.monitor_timeout {
+            builder = builder.monitor_timeout(t);
+        }
         let services = profile.services.clone();
         let node = profile
             .apply_to(builder)
@@ -116,6 +156,7 @@ impl Run {
         // of every aemp run node's echo port; and the profile's services. Each comes back
         // when it dies.
         keep_running(&node, services::ECHO, Vec::new(), "echo", true);
+        keep_running(&node, services::RPC, Vec::new(), "rpc", true);
         for service in &services {
             keep_running(
                 &node,

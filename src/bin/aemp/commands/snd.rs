@@ -21,6 +21,19 @@ pub(crate) async fn snd(
     limit: Duration,
 ) -> Result<(), String> {
     node.snd(port, msg).map_err(|e| e.to_string())?;
+    let confirmed = confirm(node, port, limit).await?;
+    println!("{}", format_reason(&confirmed));
+    Ok(())
+}
+
+/// Confirms that what was sent to `port` reached its node: a node-port round trip on the
+/// same link (so it comes back after what went before it), while a monitor of `port` says
+/// if the port is gone. The confirmation's text.
+pub(crate) async fn confirm(
+    node: &Node,
+    port: &PortId,
+    limit: Duration,
+) -> Result<Vec<Value>, String> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let died_tx = tx.clone();
     let _monitor = (!port.is_node_port()).then(|| {
@@ -43,10 +56,7 @@ pub(crate) async fn snd(
     let event = tokio::time::timeout(limit, rx.recv()).await;
     let _ = node.kil(&reply, vec![]);
     match event {
-        Ok(Some(Event::Confirmed(msg))) => {
-            println!("{}", format_reason(&msg));
-            Ok(())
-        }
+        Ok(Some(Event::Confirmed(msg))) => Ok(msg),
         Ok(Some(Event::Died(reason))) => Err(died(port, &reason)),
         Ok(None) => Err("the node shut down".into()),
         Err(_) => Err(format!(

@@ -98,3 +98,27 @@ pub(crate) fn read_pem(path: &Path) -> Result<String, String> {
         .map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(pem)
 }
+
+/// The elements of the JSON array in `path` (`-`: standard input), for `--input`.
+pub(crate) fn read_message(path: &Path) -> Result<Vec<aemp::Value>, String> {
+    use std::io::Read;
+    let (what, text) = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        ("standard input".to_owned(), text)
+    } else {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        (path.display().to_string(), text)
+    };
+    match aemp::config::parse_json(&text) {
+        Ok(aemp::Value::Array(items)) => Ok(items),
+        Ok(other) => Err(format!(
+            "{what} must hold a JSON array (the message's elements), not {}",
+            other.kind()
+        )),
+        Err(e) => Err(format!("{what}: {e}")),
+    }
+}
