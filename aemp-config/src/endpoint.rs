@@ -12,7 +12,7 @@ pub fn nodename() -> String {
 }
 
 /// Expands a node id template as AnyEvent::MP 2.x does: `%n` is the host name, `%u` ten
-/// random characters. A trailing `/` is left for [`NodeBuilder::node_id`] to expand.
+/// random characters. A trailing `/` is left for the node builder's `node_id` to expand.
 pub fn expand_node_id(template: &str) -> String {
     let mut out = String::with_capacity(template.len() + 16);
     let mut rest = template;

@@ -146,9 +146,11 @@ impl Node {
 
     /// Spawns the actor registered as `A::NAME` on `node` (any node, Perl ones included, if
     /// it registered one of that name) with `args`; returns its reference at once.
+    ///
+    /// `node` is the node's id, or any port id of it (an `ActorRef` there, say).
     pub fn spawn_actor_on<A: SpawnActor>(
         &self,
-        node: &str,
+        node: impl crate::ToPort,
         args: A::Args,
     ) -> Result<ActorRef<A::Msg>, Error> {
         let args = match aemp_transport::to_value(&args).map_err(|source| Error::Args {
@@ -159,7 +161,7 @@ impl Node {
             Value::Null => Vec::new(),
             other => vec![other],
         };
-        self.spawn(node, A::NAME, args)
+        self.spawn(node.port_text(), A::NAME, args)
             .map(|id| ActorRef::from_id(id).bind(self))
     }
 

@@ -8,12 +8,12 @@ use serde::de::{
 use super::ValueError;
 use crate::Value;
 
-/// Converts a [`Value`] into any deserializable type: the inverse of [`to_value`], and lenient
+/// Converts a [`Value`] into any deserializable type: the inverse of [`to_value`](crate::to_value), and lenient
 /// where values from Perl nodes are loose.
 ///
 /// Perl's CBOR encoder sends most strings (every string never UTF-8 decoded, and most hash
 /// keys) as byte strings, Perl has no booleans, and Perl scalars are numbers or strings as
-/// their last use made them. So, besides the exact inverse of [`to_value`]:
+/// their last use made them. So, besides the exact inverse of [`to_value`](crate::to_value):
 ///
 /// - **strings** (`String`, `&str`-like visitors, `char`, struct field and enum variant names)
 ///   accept [`Value::Bytes`]: UTF-8 if valid, else read as Latin-1 (as [`Value::to_text`]);
@@ -169,7 +169,7 @@ macro_rules! deserialize_integer {
 }
 
 /// A [`Value`] deserializes into any Rust type, by value; [`from_value`] is the usual way in,
-/// and its documentation lists what is accepted beyond the exact inverse of [`to_value`].
+/// and its documentation lists what is accepted beyond the exact inverse of [`to_value`](crate::to_value).
 impl<'de> de::Deserializer<'de> for Value {
     type Error = ValueError;
 
