@@ -22,8 +22,8 @@ pub use aemp_actor::typed::{
     TellError,
 };
 pub use aemp_actor::{
-    format_reason, Call, Ctx, DbEvent, DbMonGuard, DbRegGuard, DbWatch, Error, Heartbeat, MonGuard,
-    Monitor, Node, NodeBuilder, NodeEvent, PortId, ToPort,
+    format_reason, Call, Ctx, DbEvent, DbMonGuard, DbRegGuard, DbWatch, Error, Heartbeat,
+    LinkGuard, MonGuard, Monitor, Node, NodeBuilder, NodeEvent, PortId, ToPort,
 };
 pub use aemp_config::ProfileExt;
 /// `#[actor]` makes an `impl` block of async handlers an actor; `#[derive(Message)]` gives a
@@ -61,7 +61,7 @@ pub use aemp_transport::{msg, Framing, Value};
 pub mod prelude {
     pub use crate::{
         actor, msg, Actor, ActorCtx, ActorRef, Ask, BoxError, Ctx, DbEvent, DbRegGuard, DbWatch,
-        Error, IntoReason, Message, MonGuard, Monitor, Node, NodeEvent, PortId, Req, Request,
-        SpawnActor, TellError, ToPort, Value,
+        Error, IntoReason, LinkGuard, Message, MonGuard, Monitor, Node, NodeEvent, PortId, Req,
+        Request, SpawnActor, TellError, ToPort, Value,
     };
 }

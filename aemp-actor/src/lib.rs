@@ -61,6 +61,6 @@ pub use global::{DbEvent, DbMonGuard, DbRegGuard, DbWatch, GLOBALS, LISTENERS};
 pub use link::{Heartbeat, NodeEvent, NodeEvents, NodesGuard};
 pub use node::ctx::{CallCtx, Ctx, HandlerOutcome};
 pub use node::{Call, Node};
-pub use port::monitor::{MonGuard, Monitor};
+pub use port::monitor::{LinkGuard, MonGuard, Monitor};
 pub use port_id::{PortId, ToPort};
 pub use wire::BUILTIN_REQUESTS;

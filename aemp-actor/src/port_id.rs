@@ -169,3 +169,17 @@ impl TryFrom<&Value> for PortId {
         }
     }
 }
+
+/// A port id travels as its text (`"node#name"`), as Perl nodes send it.
+impl serde::Serialize for PortId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PortId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<str>::deserialize(d)?;
+        PortId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}

@@ -151,6 +151,7 @@ pub(crate) fn expand(args: Args, item: ItemImpl) -> syn::Result<TokenStream> {
     let mut handlers = Vec::new();
     let mut started = None;
     let mut stopped = None;
+    let mut link_died = None;
     let mut init: Option<ImplItemFn> = None;
     for it in item.items {
         match it {
@@ -184,6 +185,8 @@ pub(crate) fn expand(args: Args, item: ItemImpl) -> syn::Result<TokenStream> {
                     started = Some(f);
                 } else if f.sig.ident == "stopped" {
                     stopped = Some(f);
+                } else if f.sig.ident == "on_link_died" {
+                    link_died = Some(f);
                 } else {
                     handlers.push(handler(f)?);
                 }
@@ -215,7 +218,21 @@ pub(crate) fn expand(args: Args, item: ItemImpl) -> syn::Result<TokenStream> {
                 async fn stopped(&mut self, #ctx: &mut #rt::typed::ActorCtx<Self>, #reason: &[#rt::Value]) #body
             }
         });
-        quote!(#started #stopped)
+        let link_died = link_died.map(|f| {
+            let body = &f.block;
+            let ctx = lifecycle_param(&f, 1);
+            let port = lifecycle_param(&f, 2);
+            let reason = lifecycle_param(&f, 3);
+            quote! {
+                async fn on_link_died(
+                    &mut self,
+                    #ctx: &mut #rt::typed::ActorCtx<Self>,
+                    #port: #rt::PortId,
+                    #reason: ::std::vec::Vec<#rt::Value>,
+                ) #body
+            }
+        });
+        quote!(#started #stopped #link_died)
     };
 
     let (msg_ty, generated, handler_impl, dispatch) = match &args.msg {

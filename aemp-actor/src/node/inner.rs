@@ -324,6 +324,19 @@ impl NodeInner {
                     let _ = self.kill(port.as_str(), reason.to_vec());
                 }
             }
+            Action::Link { receiver, watched } => {
+                if receiver.node() == &*self.id {
+                    if let Some(port) = self.ports.get(receiver.name()) {
+                        if port.traps() {
+                            port.sink().exit(&port, self, &watched, reason);
+                            return;
+                        }
+                    }
+                }
+                if !reason.is_empty() {
+                    let _ = self.kill(receiver.as_str(), reason.to_vec());
+                }
+            }
             Action::Send(port, mut msg) => {
                 msg.extend_from_slice(reason);
                 if let Err(e) = self.send(port.as_str(), msg) {

@@ -27,7 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::global::db::{self, Family};
 use crate::global::{DbEvent, DbMonGuard, DbRegGuard, DbWatch, Query};
 use crate::link::{NodeEvent, NodeEvents, NodesGuard};
-use crate::port::monitor::{Action, MonGuard, Monitor};
+use crate::port::monitor::{Action, LinkGuard, MonGuard, Monitor};
 use crate::port::{Port, Sink};
 use crate::port_id::split;
 use crate::sync::bus::Sub;
@@ -194,6 +194,78 @@ impl Node {
             Ok(receiver) => self.watch(port, Action::Send(receiver, msg)),
             Err(e) => self.refused(port.port_text(), &e, Action::Callback(Box::new(drop))),
         }
+    }
+
+    /// Links `a` and `b` (local or remote, Perl ports too): when either dies with a
+    /// non-empty reason, the other is killed with the same reason; a normal exit (empty
+    /// reason) does not propagate. A port of this node that traps exits
+    /// ([`Node::trap_exits`]) gets `["EXIT", port, reason...]` instead (normal exits too).
+    /// Across nodes it rides on AnyEvent::MP's monitors (`mon $a, $b` both ways), so the loss
+    /// of a node counts as a death with `["transport_error", ...]`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use aemp_actor::{msg, Node};
+    /// let node = Node::builder().start().await.unwrap();
+    /// let (a, b) = (node.port_with(|_, _| {}), node.port_with(|_, _| {}));
+    /// node.link(&a, &b).detach();
+    /// let b_died = node.monitor(&b);
+    /// node.kil(&a, msg!["crashed"]).unwrap();
+    /// assert_eq!(b_died.await, msg!["crashed"]);
+    /// # }
+    /// ```
+    pub fn link(&self, a: impl ToPort, b: impl ToPort) -> LinkGuard {
+        let (a, b) = match (a.to_port(), b.to_port()) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(e), _) | (_, Err(e)) => {
+                let text = format!("{}, {}", a.port_text(), b.port_text());
+                let refused = |action| self.refused(&text, &e, action);
+                return LinkGuard::new(
+                    refused(Action::Callback(Box::new(drop))),
+                    refused(Action::Callback(Box::new(drop))),
+                );
+            }
+        };
+        let ab = self.inner.monitor(
+            &a,
+            Action::Link {
+                receiver: b.clone(),
+                watched: a.clone(),
+            },
+        );
+        let ba = self.inner.monitor(
+            &b,
+            Action::Link {
+                receiver: a,
+                watched: b.clone(),
+            },
+        );
+        LinkGuard::new(ab, ba)
+    }
+
+    /// Makes the local `port` trap (or no longer trap) the exits of the ports linked with it:
+    /// their deaths come as the message `["EXIT", port, reason...]` instead of killing it.
+    /// Only links fired on this node are trapped: a port of another node linked with it
+    /// reaches it as a kill there (AnyEvent::MP's protocol has no exit signal), which kills
+    /// it as `kil` does.
+    pub fn trap_exits(&self, port: impl ToPort, on: bool) -> Result<(), Error> {
+        self.local(&port.to_port()?)?.set_trap(on);
+        Ok(())
+    }
+
+    /// Spawns a port on `node` (see [`Node::spawn`]) linked with `with` from the start: if
+    /// the new port's init fails, `with` learns it as from any linked death.
+    pub fn spawn_link(
+        &self,
+        node: impl AsRef<str>,
+        init: &str,
+        args: Vec<Value>,
+        with: impl ToPort,
+    ) -> Result<PortId, Error> {
+        let with = with.to_port()?;
+        let port = self.spawn(node, init, args)?;
+        self.link(&port, &with).detach();
+        Ok(port)
     }
 
     /// A future that resolves with the kill reason of `port`.

@@ -65,6 +65,15 @@ pub(crate) trait Sink: Send + Sync + 'static {
     }
     /// The port was killed with `reason`: drop what is queued, stop.
     fn killed(&self, reason: &[Value]);
+    /// A port linked with this one (which traps exits) died with `reason`. By default it
+    /// arrives as the message `["EXIT", from, reason...]`.
+    fn exit(&self, port: &Arc<Port>, host: &dyn Host, from: &PortId, reason: &[Value]) {
+        let mut msg = Vec::with_capacity(reason.len() + 2);
+        msg.push(Value::from("EXIT"));
+        msg.push(Value::from(from));
+        msg.extend_from_slice(reason);
+        self.deliver(port, host, from.node(), Body::Values(msg));
+    }
     /// The sink itself, for the callers that know its type (`rcv`, typed `tell`).
     fn as_any(&self) -> &dyn Any;
 }
@@ -78,6 +87,8 @@ pub(crate) struct Port<S: ?Sized + Sink = dyn Sink> {
     named: AtomicBool,
     /// Set under the `monitors` lock, so a monitor is either fired or refused, never lost.
     dead: AtomicBool,
+    /// The port traps the exits of the ports linked with it: they come as messages.
+    trap: AtomicBool,
     monitors: Mutex<Monitors>,
     sink: S,
 }
@@ -88,6 +99,7 @@ impl<S: Sink> Port<S> {
             id,
             named: AtomicBool::new(false),
             dead: AtomicBool::new(false),
+            trap: AtomicBool::new(false),
             monitors: Mutex::new(Monitors::new()),
             sink,
         }
@@ -118,6 +130,15 @@ impl Port {
 
     pub(crate) fn is_dead(&self) -> bool {
         self.dead.load(Ordering::Acquire)
+    }
+
+    /// Whether the port traps exits.
+    pub(crate) fn traps(&self) -> bool {
+        self.trap.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_trap(&self, on: bool) {
+        self.trap.store(on, Ordering::Release);
     }
 
     pub(crate) fn is_named(&self) -> bool {

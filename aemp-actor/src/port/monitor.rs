@@ -28,6 +28,10 @@ pub(crate) enum Action {
     Internal(Cleanup),
     /// Kill this port with the same reason (only for non-empty reasons).
     Kill(PortId),
+    /// One half of a link: `receiver` learns that `watched` died. A local receiver that traps
+    /// exits gets `["EXIT", watched, reason...]` (normal exits too); otherwise a non-empty
+    /// reason kills it, as `Kill` does.
+    Link { receiver: PortId, watched: PortId },
     /// Send this port the message with the reason appended.
     Send(PortId, Vec<Value>),
     /// Resolve a [`Monitor`] future.
@@ -53,10 +57,32 @@ impl fmt::Debug for Action {
             Action::Callback(_) => f.write_str("Callback"),
             Action::Internal(_) => f.write_str("Internal"),
             Action::Kill(p) => write!(f, "Kill({p})"),
+            Action::Link { receiver, watched } => write!(f, "Link({watched} -> {receiver})"),
             Action::Send(p, m) => write!(f, "Send({p}, {m:?})"),
             Action::Notify(_) => f.write_str("Notify"),
             Action::Remote { node, port } => write!(f, "Remote({node}, {port})"),
         }
+    }
+}
+
+/// Undoes a link when dropped (unless [`LinkGuard::detach`] was called): the two monitors
+/// that make it. Returned by [`Node::link`](crate::Node::link).
+#[must_use = "dropping the guard undoes the link at once; call .detach() to keep it"]
+#[derive(Debug)]
+pub struct LinkGuard {
+    halves: [MonGuard; 2],
+}
+
+impl LinkGuard {
+    pub(crate) fn new(a: MonGuard, b: MonGuard) -> LinkGuard {
+        LinkGuard { halves: [a, b] }
+    }
+
+    /// Keeps the link for the ports' lifetime, without a guard.
+    pub fn detach(self) {
+        let [a, b] = self.halves;
+        a.detach();
+        b.detach();
     }
 }
 

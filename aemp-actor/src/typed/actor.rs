@@ -55,6 +55,22 @@ pub trait Actor: Send + Sized + 'static {
         async {}
     }
 
+    /// A port linked with this actor died with `reason` (`[]`: normally). Called only while
+    /// the actor traps exits ([`ActorCtx::trap_exits`]); otherwise a linked death with a
+    /// reason stops the actor with it. By default, a non-empty reason stops it all the same.
+    fn on_link_died(
+        &mut self,
+        ctx: &mut ActorCtx<Self>,
+        port: PortId,
+        reason: Vec<Value>,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = port;
+        if !reason.is_empty() {
+            ctx.stop_with(reason);
+        }
+        async {}
+    }
+
     /// Runs after the last message, with the reason the actor stopped (`[]`: normally).
     fn stopped(
         &mut self,
@@ -117,6 +133,17 @@ impl<A: Actor> ActorCtx<A> {
     /// Starts another actor on this node.
     pub fn spawn_actor<B: Actor>(&self, actor: B) -> ActorRef<B::Msg> {
         self.node.spawn_actor(actor)
+    }
+
+    /// Makes this actor trap (or no longer trap) the exits of the ports linked with it: their
+    /// deaths call [`Actor::on_link_died`] instead of stopping it.
+    pub fn trap_exits(&self, on: bool) {
+        let _ = self.node.trap_exits(self.me.id(), on);
+    }
+
+    /// Links this actor with `port` (see [`Node::link`]), for as long as both live.
+    pub fn link(&self, port: impl crate::ToPort) {
+        self.node.link(self.me.id(), port).detach();
     }
 }
 
@@ -220,6 +247,7 @@ fn start<A: Actor>(
 ) -> Option<ActorRef<A::Msg>> {
     let capacity = capacity.max(1);
     let (tx, rx) = mpsc::channel(capacity);
+    let (exits, exits_rx) = mpsc::unbounded_channel();
     let id = PortId::new(node.id(), &name);
     let mailbox = Arc::new(Mailbox {
         id: id.clone(),
@@ -232,6 +260,7 @@ fn start<A: Actor>(
         limit: capacity.saturating_mul(OVERFLOW_FACTOR),
         is_killed: std::sync::atomic::AtomicBool::new(false),
         kill_waker: AtomicWaker::new(),
+        exits,
         kill_reason: Mutex::new(None),
     });
     node.sink_port(Some(name), SharedMailbox(mailbox.clone()))?;
@@ -241,15 +270,27 @@ fn start<A: Actor>(
         me: port.clone(),
         stop: None,
     };
-    node.runtime().spawn(run(init, started, ctx, rx, mailbox));
+    node.runtime()
+        .spawn(run(init, started, ctx, (rx, exits_rx), mailbox));
     Some(port)
+}
+
+/// What the actor's loop takes next.
+enum Next<M> {
+    Mail(Envelope<M>),
+    Exit(PortId, Vec<Value>),
+    Killed,
+    Closed,
 }
 
 async fn run<A: Actor>(
     init: impl FnOnce() -> Result<A, BoxError>,
     started: Option<oneshot::Sender<()>>,
     mut ctx: ActorCtx<A>,
-    mut rx: mpsc::Receiver<Envelope<A::Msg>>,
+    (mut rx, mut exits): (
+        mpsc::Receiver<Envelope<A::Msg>>,
+        mpsc::UnboundedReceiver<(PortId, Vec<Value>)>,
+    ),
     mailbox: Arc<Mailbox<A::Msg>>,
 ) {
     let mut actor = match crate::sync::run_fallible(init) {
@@ -281,20 +322,32 @@ async fn run<A: Actor>(
             if mailbox.is_killed.load(std::sync::atomic::Ordering::Acquire) {
                 break 'life lock(&mailbox.kill_reason).take().unwrap_or_default();
             }
-            // The next message, or the port's kill: one poll when mail is queued.
+            // The port's kill, a linked port's death, or the next message: one poll when
+            // something is there.
             let next = std::future::poll_fn(|cx| {
                 // Registered before the flag is read: a kill cannot slip between.
                 mailbox.kill_waker.register(cx.waker());
                 if mailbox.is_killed.load(std::sync::atomic::Ordering::Acquire) {
-                    return Poll::Ready(Err(()));
+                    return Poll::Ready(Next::Killed);
                 }
-                rx.poll_recv(cx).map(Ok)
+                if let Poll::Ready(Some((port, reason))) = exits.poll_recv(cx) {
+                    return Poll::Ready(Next::Exit(port, reason));
+                }
+                rx.poll_recv(cx)
+                    .map(|env| env.map_or(Next::Closed, Next::Mail))
             })
             .await;
             let env = match next {
-                Ok(Some(env)) => env,
-                Ok(None) => break 'life Vec::new(),
-                Err(()) => break 'life lock(&mailbox.kill_reason).take().unwrap_or_default(),
+                Next::Mail(env) => env,
+                Next::Closed => break 'life Vec::new(),
+                Next::Killed => break 'life lock(&mailbox.kill_reason).take().unwrap_or_default(),
+                Next::Exit(port, reason) => {
+                    let hook = InNode::new(me.clone(), actor.on_link_died(&mut ctx, port, reason));
+                    if let Err(p) = AssertUnwindSafe(hook).catch_unwind().await {
+                        break 'life die(panic_text(p));
+                    }
+                    continue;
+                }
             };
             let outcome =
                 AssertUnwindSafe(InNode::new(me.clone(), actor.handle(&mut ctx, env.msg)))

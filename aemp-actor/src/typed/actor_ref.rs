@@ -197,6 +197,11 @@ impl<M: Message> ActorRef<M> {
         )
     }
 
+    /// Links this port with `other` (see [`Node::link`]).
+    pub fn link(&self, other: impl crate::ToPort) -> Result<crate::LinkGuard, Error> {
+        Ok(self.node()?.link(&self.id, other))
+    }
+
     /// A future resolving to the reason the port dies (see [`Node::monitor`]); with no node
     /// to watch through, at once with `["no_node", ...]`.
     pub fn monitor(&self) -> crate::Monitor {

@@ -38,6 +38,9 @@ pub(super) struct Mailbox<M: Message> {
     pub(super) is_killed: std::sync::atomic::AtomicBool,
     /// The actor's task while it waits for mail (set before it looks at `is_killed`).
     pub(super) kill_waker: AtomicWaker,
+    /// Deaths of linked ports, while the actor traps exits. Unbounded: each link fires once,
+    /// so it holds at most one entry per link the actor made.
+    pub(super) exits: mpsc::UnboundedSender<(PortId, Vec<Value>)>,
     pub(super) kill_reason: Mutex<Option<Vec<Value>>>,
 }
 
@@ -135,6 +138,10 @@ impl<M: Message> Sink for SharedMailbox<M> {
                 }
             }
         }
+    }
+
+    fn exit(&self, _port: &Arc<KernelPort>, _host: &dyn Host, from: &PortId, reason: &[Value]) {
+        let _ = self.0.exits.send((from.clone(), reason.to_vec()));
     }
 
     fn killed(&self, reason: &[Value]) {
