@@ -50,6 +50,7 @@ mod port;
 mod port_id;
 pub mod prelude;
 mod protocol;
+pub mod supervise;
 mod sync;
 pub mod typed;
 mod wire;

@@ -243,6 +243,20 @@ impl Node {
         LinkGuard::new(ab, ba)
     }
 
+    /// One half of a link: `receiver` learns of `watched`'s death as a linked port would
+    /// (an `["EXIT", ...]` message if it traps exits, else a kill for a non-empty reason),
+    /// but not the other way round. What a supervisor holds on its children: it stops them
+    /// itself, in order.
+    pub(crate) fn watch_exit(&self, watched: &PortId, receiver: &PortId) -> MonGuard {
+        self.inner.monitor(
+            watched,
+            Action::Link {
+                receiver: receiver.clone(),
+                watched: watched.clone(),
+            },
+        )
+    }
+
     /// Makes the local `port` trap (or no longer trap) the exits of the ports linked with it:
     /// their deaths come as the message `["EXIT", port, reason...]` instead of killing it.
     /// Only links fired on this node are trapped: a port of another node linked with it

@@ -275,6 +275,12 @@ fn start<A: Actor>(
     Some(port)
 }
 
+/// An actor's mail, and the deaths of the ports linked with it (while it traps exits).
+type Inboxes<M> = (
+    mpsc::Receiver<Envelope<M>>,
+    mpsc::UnboundedReceiver<(PortId, Vec<Value>)>,
+);
+
 /// What the actor's loop takes next.
 enum Next<M> {
     Mail(Envelope<M>),
@@ -287,10 +293,7 @@ async fn run<A: Actor>(
     init: impl FnOnce() -> Result<A, BoxError>,
     started: Option<oneshot::Sender<()>>,
     mut ctx: ActorCtx<A>,
-    (mut rx, mut exits): (
-        mpsc::Receiver<Envelope<A::Msg>>,
-        mpsc::UnboundedReceiver<(PortId, Vec<Value>)>,
-    ),
+    (mut rx, mut exits): Inboxes<A::Msg>,
     mailbox: Arc<Mailbox<A::Msg>>,
 ) {
     let mut actor = match crate::sync::run_fallible(init) {
