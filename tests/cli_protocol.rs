@@ -278,7 +278,10 @@ async fn services_survive_malformed_requests_and_come_back_after_a_crash() {
         r#""count",0,true"#
     );
 
-    // A service that dies anyway (killed here) comes back, registered again.
+    // A service that dies anyway (killed here) comes back, registered again, and the log
+    // says so.
+    let mut node = node;
+    node.drain_log();
     let name = echo.split_once('#').unwrap().1.to_owned();
     assert_eq!(
         rc.ok(&["snd", "--seed", &addr, "cli-svc", "kil1", &name, "crash"])
@@ -292,6 +295,8 @@ async fn services_survive_malformed_requests_and_come_back_after_a_crash() {
         )
         .await;
     assert_ne!(again.trim_matches('"'), echo);
+    node.logged("child aemp::echo died (crash); restarting")
+        .await;
 }
 
 fn free_port() -> u16 {

@@ -106,6 +106,8 @@ impl Supervisor {
                     registration: None,
                     lost_on: None,
                     gone: false,
+                    since: None,
+                    deaths_in_row: 0,
                 })
                 .collect(),
             restarts: VecDeque::new(),
@@ -184,6 +186,9 @@ struct Child {
     /// A temporary child that ended, or a transient one that ended normally: not started
     /// again by the strategy either.
     gone: bool,
+    /// When the running incarnation started, and how many died in a row (for the backoff).
+    since: Option<Instant>,
+    deaths_in_row: u32,
 }
 
 struct SupervisorActor {
@@ -215,6 +220,7 @@ impl SupervisorActor {
             .map(|name| node.register_name(name, &port));
         tracing::info!(supervisor = %me, child = child.spec.id, port = %port, "child started");
         child.port = Some(port);
+        child.since = Some(Instant::now());
         Ok(())
     }
 
@@ -272,7 +278,20 @@ impl SupervisorActor {
             Restart::Transient => !reason.is_empty(),
             Restart::Temporary => false,
         };
-        tracing::info!(child = child.spec.id, reason = %crate::format_reason(&reason), restart, "child ended");
+        let why = crate::format_reason(&reason);
+        if reason.is_empty() {
+            tracing::info!(
+                "child {} ended normally{}",
+                child.spec.id,
+                if restart { "; restarting" } else { "" }
+            );
+        } else {
+            tracing::warn!(
+                "child {} died ({why}){}",
+                child.spec.id,
+                if restart { "; restarting" } else { "" }
+            );
+        }
         if !restart {
             child.gone = true;
             return;
@@ -288,6 +307,13 @@ impl SupervisorActor {
             self.restarts.pop_front();
         }
         if self.restarts.len() > self.spec.max_restarts as usize {
+            tracing::error!(
+                "supervisor gives up: more than {} restarts in {:?} (child {} died: {})",
+                self.spec.max_restarts,
+                self.spec.within,
+                self.children[i].spec.id,
+                crate::format_reason(&reason)
+            );
             let mut why = vec![
                 Value::from("restart_intensity"),
                 Value::from(self.children[i].spec.id.clone()),
@@ -295,6 +321,22 @@ impl SupervisorActor {
             why.extend(reason);
             ctx.stop_with(why);
             return;
+        }
+        // The backoff of the child that died.
+        let child = &mut self.children[i];
+        if child
+            .since
+            .is_some_and(|t| t.elapsed() >= Duration::from_secs(60))
+        {
+            child.deaths_in_row = 0;
+        }
+        child.deaths_in_row = child.deaths_in_row.saturating_add(1);
+        if let Some((first, max)) = child.spec.backoff {
+            let pause = first
+                .saturating_mul(1u32 << (child.deaths_in_row - 1).min(16))
+                .min(max);
+            tracing::info!(child = child.spec.id, pause = ?pause, "restarting after a pause");
+            tokio::time::sleep(pause).await;
         }
         let first = match self.spec.strategy {
             Strategy::OneForOne => i,

@@ -88,6 +88,8 @@ pub struct ChildSpec {
     pub(crate) restart: Restart,
     pub(crate) shutdown: Duration,
     pub(crate) register: Option<String>,
+    /// The pause before a restart: the first, and the most it doubles to.
+    pub(crate) backoff: Option<(Duration, Duration)>,
 }
 
 impl ChildSpec {
@@ -98,6 +100,7 @@ impl ChildSpec {
             restart: Restart::Permanent,
             shutdown: Duration::from_secs(5),
             register: None,
+            backoff: None,
         }
     }
 
@@ -168,6 +171,14 @@ impl ChildSpec {
     /// `lookup_name` finds the current one and `watch_name` sees each change.
     pub fn register_as(mut self, name: impl Into<String>) -> ChildSpec {
         self.register = Some(name.into());
+        self
+    }
+
+    /// Pauses before restarting it: `first` after a death, doubling with every death in a
+    /// row up to `max`; a child that ran a minute or more starts the count anew. (Default:
+    /// none: restarted at once. The supervisor handles nothing else while it waits.)
+    pub fn backoff(mut self, first: Duration, max: Duration) -> ChildSpec {
+        self.backoff = Some((first, max.max(first)));
         self
     }
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aemp::config::{bind_address, expand_node_id, nodename, seed_address, RcFile};
+use aemp::kernel::supervise::{ChildSpec, Supervisor};
 use aemp::transport::AuthMethod;
 use aemp::{services, Framing, Node, NodeEvent, Value};
 use clap::Args;
@@ -152,20 +153,26 @@ impl Run {
             .start()
             .await
             .map_err(|e| e.to_string())?;
-        // Every node runs an echo port, registered as `echo` and network-wide in the group
-        // of every aemp run node's echo port; and the profile's services. Each comes back
-        // when it dies.
-        keep_running(&node, services::ECHO, Vec::new(), "echo", true);
-        keep_running(&node, services::RPC, Vec::new(), "rpc", true);
-        for service in &services {
-            keep_running(
-                &node,
-                &service.name,
-                service.args.clone(),
-                &service.name,
-                false,
-            );
+        // Every node runs an echo and an rpc port, registered as `echo` and `rpc` and
+        // network-wide in the groups of every aemp run node's; and the profile's services;
+        // all under one supervisor, which restarts a service that dies (after a pause that
+        // grows while it keeps dying) and gives up after 10 restarts in a minute.
+        let mut supervisor = Supervisor::new().intensity(10, Duration::from_secs(60));
+        supervisor = supervisor
+            .child(service(services::ECHO, Vec::new(), "echo", true))
+            .child(service(services::RPC, Vec::new(), "rpc", true));
+        for s in &services {
+            supervisor = supervisor.child(service(&s.name, s.args.clone(), &s.name, false));
         }
+        let services_sup = supervisor.start(&node);
+        let gave_up = services_sup.monitor();
+        tokio::spawn(async move {
+            let reason = gave_up.await;
+            tracing::error!(
+                "the services' supervisor gave up: {}; the node runs on without them",
+                aemp::format_reason(&reason)
+            );
+        });
         let _events = node.mon_nodes(|event| match event {
             NodeEvent::Up(id) => tracing::info!("node {id} up"),
             NodeEvent::Down(id, reason) => {
@@ -200,41 +207,22 @@ impl Run {
     }
 }
 
-/// Runs service `init` on the node, registered as `name` (and network-wide in the group
-/// `init` when `group`), and starts it again whenever it dies, after a pause that grows while
-/// it keeps dying at once (100 ms doubling to 5 s, reset once it lived a minute).
-fn keep_running(node: &Node, init: &str, args: Vec<Value>, name: &str, group: bool) {
-    let (node, init, name) = (node.clone(), init.to_owned(), name.to_owned());
-    tokio::spawn(async move {
-        let mut pause = Duration::from_millis(100);
-        loop {
-            let port = match node.spawn(node.id(), &init, args.clone()) {
-                Ok(port) => port,
-                Err(e) => {
-                    tracing::error!("service {init} cannot start: {e}");
-                    return;
-                }
-            };
-            let death = node.monitor(&port);
-            // (A port id the node just made.)
-            let _ = node.register(&name, &port);
-            if group {
-                node.register_name(&init, &port).detach();
-            }
-            tracing::info!("service {init} started as {port}");
-            let started = tokio::time::Instant::now();
-            let reason = death.await;
-            tracing::warn!(
-                "service {init} ({port}) died: {}; starting it again",
-                aemp::format_reason(&reason)
-            );
-            if started.elapsed() > Duration::from_secs(60) {
-                pause = Duration::from_millis(100);
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(5));
-        }
-    });
+/// Service `init` as a supervised child: started on the node with `args`, registered on
+/// the node as `name` (for node-port `lookup`) and, when `group`, network-wide in the group
+/// `init`; restarted after a pause of 100 ms doubling to 5 s while it keeps dying.
+fn service(init: &str, args: Vec<Value>, name: &str, group: bool) -> ChildSpec {
+    let (init_name, local) = (init.to_owned(), name.to_owned());
+    let mut spec = ChildSpec::port(init, move |node| {
+        let port = node.spawn(node.id(), &init_name, args.clone())?;
+        node.register(&local, &port)?;
+        tracing::info!("service {init_name} started as {port}");
+        Ok(port)
+    })
+    .backoff(Duration::from_millis(100), Duration::from_secs(5));
+    if group {
+        spec = spec.register_as(init);
+    }
+    spec
 }
 
 async fn wait_for_signal() -> Result<(), String> {
