@@ -89,3 +89,17 @@ async fn request_and_reply() {
 async fn ping_pong_between_two_nodes() {
     run("ping_pong", &["10000 round trips between two nodes"]).await;
 }
+
+#[tokio::test]
+async fn supervision_restarts_a_crashed_child_under_its_name() {
+    run(
+        "supervision",
+        &[
+            "says 5",
+            "it died: die cannot add -1",
+            "which says 0",
+            "the supervisor's children: 1",
+        ],
+    )
+    .await;
+}

@@ -259,3 +259,19 @@ async fn a_node_that_becomes_global_sends_the_globals_it_knows_its_g_set() {
     );
     assert!(family("'g").iter().any(|(k, _)| k.as_str() == Some("gs-a")));
 }
+
+/// A node on its own (no seeds, so never a master) answers database questions from what it
+/// holds itself, instead of waiting for a master that will never come.
+#[tokio::test]
+async fn a_node_without_seeds_answers_from_its_own_database() {
+    let node = Node::builder().node_id("lone").start().await.unwrap();
+    let port = node.port_with(|_, _| {});
+    let _reg = node.register_name("lonely", &port);
+    let found = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        node.lookup_name("lonely"),
+    )
+    .await
+    .expect("an answer, not a wait");
+    assert_eq!(found, Some(port));
+}

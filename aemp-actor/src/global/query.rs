@@ -77,8 +77,15 @@ impl Global {
     pub(crate) async fn db_query(self: &Arc<Self>, query: Query, family: &str) -> Value {
         let rx = {
             let mut st = self.state();
+            // A global node answers from its merged view; so does a node on its own (no
+            // seeds, no master): there is no one else to ask, and waiting would be forever.
             if st.is_global {
                 return query.answer(st.merged_family(family));
+            }
+            if st.seeds.is_empty() && st.master.is_none() {
+                let mut own = st.merged_family(family);
+                own.extend(st.local.get(family).cloned().unwrap_or_default());
+                return query.answer(own);
             }
             st.next_req += 1;
             let id = format!("{}.{}", self.id, st.next_req);
