@@ -358,3 +358,57 @@ async fn a_remote_child_moves_to_the_next_node_when_its_node_is_killed() {
     drop(c);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A child placed on a group's nodes starts on the first of them and moves to the next
+/// when that node goes away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_placed_on_a_groups_nodes() {
+    let seed = support::nodes::builder("grp-seed").start().await.unwrap();
+    let seed_addr = support::nodes::addr(&seed);
+    let host = |id: &'static str| {
+        let seed_addr = seed_addr.clone();
+        async move {
+            let n = aemp::services::register(support::nodes::builder(id))
+                .seed(seed_addr)
+                .start()
+                .await
+                .unwrap();
+            let p = n.port_with(|_, _| {});
+            n.register_name("hosts", &p).detach();
+            n
+        }
+    };
+    let (h1, h2) = (host("grp-h1").await, host("grp-h2").await);
+    let a = support::nodes::builder("grp-a")
+        .seed(&seed_addr)
+        .start()
+        .await
+        .unwrap();
+    // Both hosts are in the group before the supervisor looks.
+    within("the group", async {
+        while a.lookup_names("hosts").await.len() < 2 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let sup = Supervisor::new()
+        .child(
+            ChildSpec::spawn("rpc", aemp::services::RPC, vec![])
+                .placement(Placement::Group("hosts".into())),
+        )
+        .start(&a);
+    let first = port_of(&children(&sup).await, "rpc");
+    assert_eq!(
+        first.node(),
+        "grp-h1",
+        "the first of the group's nodes, by id"
+    );
+    assert_eq!(
+        within("a reply", a.cal(&first, msg!["x"])).await.unwrap(),
+        msg!["x"]
+    );
+    h1.shutdown().await;
+    let moved = restarted(&sup, "rpc", &first).await;
+    assert_eq!(moved.node(), "grp-h2");
+    drop(h2);
+}
