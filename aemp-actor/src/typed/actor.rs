@@ -328,16 +328,26 @@ async fn run<A: Actor>(
             // The port's kill, a linked port's death, or the next message: one poll when
             // something is there.
             let next = std::future::poll_fn(|cx| {
-                // Registered before the flag is read: a kill cannot slip between.
-                mailbox.kill_waker.register(cx.waker());
-                if mailbox.is_killed.load(std::sync::atomic::Ordering::Acquire) {
+                let killed = || mailbox.is_killed.load(std::sync::atomic::Ordering::Acquire);
+                if killed() {
                     return Poll::Ready(Next::Killed);
                 }
-                if let Poll::Ready(Some((port, reason))) = exits.poll_recv(cx) {
+                if let Ok((port, reason)) = exits.try_recv() {
                     return Poll::Ready(Next::Exit(port, reason));
                 }
-                rx.poll_recv(cx)
-                    .map(|env| env.map_or(Next::Closed, Next::Mail))
+                if let Poll::Ready(env) = rx.poll_recv(cx) {
+                    return Poll::Ready(env.map_or(Next::Closed, Next::Mail));
+                }
+                // Nothing yet: wait for any of the three. The kill's waker is registered
+                // before the flag is read again, so a kill cannot slip between.
+                mailbox.kill_waker.register(cx.waker());
+                if killed() {
+                    return Poll::Ready(Next::Killed);
+                }
+                match exits.poll_recv(cx) {
+                    Poll::Ready(Some((port, reason))) => Poll::Ready(Next::Exit(port, reason)),
+                    _ => Poll::Pending,
+                }
             })
             .await;
             let env = match next {
