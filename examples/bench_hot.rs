@@ -14,11 +14,28 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 const PAYLOAD: &str = "a 40-byte payload.......................";
-const REMOTE_N: u64 = 200_000;
-const LOCAL_N: u64 = 100_000;
-const RTT_N: usize = 5_000;
+/// `AEMP_BENCH_QUICK=1` divides every count by 100: a smoke run (the tests use it).
+fn quick<T: From<u8> + std::ops::Div<Output = T>>(n: T) -> T {
+    if std::env::var_os("AEMP_BENCH_QUICK").is_some() {
+        n / T::from(100)
+    } else {
+        n
+    }
+}
+
+fn remote_n() -> u64 {
+    quick(200_000u64)
+}
+fn local_n() -> u64 {
+    quick(100_000u64)
+}
+fn rtt_n() -> usize {
+    quick(5_000usize)
+}
 /// Round trips between two tasks of the runtime: fast, so many more are timed.
-const TASK_RTT_N: usize = 50_000;
+fn task_rtt_n() -> usize {
+    quick(50_000usize)
+}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -67,15 +84,15 @@ async fn remote_one_way(framing: Framing) -> f64 {
     let b = node(&format!("hot-b-{name}"), &[framing]).await;
     a.connect(&b.listen_addrs()[0].to_string()).await.unwrap();
     let (done, mut done_rx) = inbox(&a);
-    let port = counter(&b, REMOTE_N, done);
+    let port = counter(&b, remote_n(), done);
     let mut rates = Vec::new();
     for _ in 0..3 {
         let start = Instant::now();
-        for i in 0..REMOTE_N {
+        for i in 0..remote_n() {
             a.snd(&port, msg!["tag", i, PAYLOAD]).unwrap();
         }
         done_rx.recv().await.unwrap();
-        rates.push(REMOTE_N as f64 / start.elapsed().as_secs_f64());
+        rates.push(remote_n() as f64 / start.elapsed().as_secs_f64());
     }
     median(rates)
 }
@@ -84,15 +101,15 @@ async fn remote_one_way(framing: Framing) -> f64 {
 async fn local_snd() -> f64 {
     let n = node("hot-local", &[Framing::Cbor]).await;
     let (done, mut done_rx) = inbox(&n);
-    let port = counter(&n, LOCAL_N, done);
+    let port = counter(&n, local_n(), done);
     let mut times = Vec::new();
     for _ in 0..3 {
         let start = Instant::now();
-        for i in 0..LOCAL_N {
+        for i in 0..local_n() {
             n.snd(&port, msg!["tag", i, PAYLOAD]).unwrap();
         }
         done_rx.recv().await.unwrap();
-        times.push(start.elapsed().as_nanos() as f64 / LOCAL_N as f64);
+        times.push(start.elapsed().as_nanos() as f64 / local_n() as f64);
     }
     median(times)
 }
@@ -107,17 +124,17 @@ async fn mpsc_of<T: Send + 'static>(make: impl Fn(u64) -> T) -> f64 {
             while let Some(m) = rx.recv().await {
                 std::hint::black_box(m);
                 seen += 1;
-                if seen == LOCAL_N {
+                if seen == local_n() {
                     break;
                 }
             }
         });
         let start = Instant::now();
-        for i in 0..LOCAL_N {
+        for i in 0..local_n() {
             tx.send(make(i)).await.unwrap();
         }
         counter.await.unwrap();
-        times.push(start.elapsed().as_nanos() as f64 / LOCAL_N as f64);
+        times.push(start.elapsed().as_nanos() as f64 / local_n() as f64);
     }
     median(times)
 }
@@ -161,20 +178,20 @@ async fn typed() -> (f64, f64) {
     let mut asks = Vec::new();
     for round in 1..=3u64 {
         let start = Instant::now();
-        for i in 0..LOCAL_N {
+        for i in 0..local_n() {
             counter
                 .send(Count::Tag(i, PAYLOAD.to_owned()))
                 .await
                 .unwrap();
         }
         let seen: u64 = counter.ask(Count::get()).await.unwrap();
-        assert_eq!(seen, round * LOCAL_N);
-        tells.push(start.elapsed().as_nanos() as f64 / LOCAL_N as f64);
+        assert_eq!(seen, round * local_n());
+        tells.push(start.elapsed().as_nanos() as f64 / local_n() as f64);
         let start = Instant::now();
-        for _ in 0..RTT_N {
+        for _ in 0..rtt_n() {
             let _: u64 = counter.ask(Count::get()).await.unwrap();
         }
-        asks.push(start.elapsed().as_nanos() as f64 / RTT_N as f64);
+        asks.push(start.elapsed().as_nanos() as f64 / rtt_n() as f64);
     }
     (median(tells), median(asks))
 }
@@ -188,10 +205,10 @@ async fn typed_ask_in_task() -> f64 {
         let mut asks = Vec::new();
         for _ in 0..3 {
             let start = Instant::now();
-            for _ in 0..TASK_RTT_N {
+            for _ in 0..task_rtt_n() {
                 let _: u64 = counter.ask(Count::get()).await.unwrap();
             }
-            asks.push(start.elapsed().as_nanos() as f64 / TASK_RTT_N as f64);
+            asks.push(start.elapsed().as_nanos() as f64 / task_rtt_n() as f64);
         }
         median(asks)
     })
@@ -201,7 +218,7 @@ async fn typed_ask_in_task() -> f64 {
 
 /// Nanoseconds per mpsc + oneshot round trip from a task of the runtime.
 async fn mpsc_oneshot_rtt_in_task() -> f64 {
-    tokio::spawn(mpsc_oneshot_rtt(TASK_RTT_N)).await.unwrap()
+    tokio::spawn(mpsc_oneshot_rtt(task_rtt_n())).await.unwrap()
 }
 
 /// Nanoseconds per mpsc + oneshot round trip, `n` timed per run.
@@ -245,8 +262,8 @@ async fn cal_rtt() -> (f64, f64) {
             .unwrap_or_default();
         let _ = ctx.snd(reply, msg);
     });
-    let mut times = Vec::with_capacity(RTT_N);
-    for i in 0..RTT_N {
+    let mut times = Vec::with_capacity(rtt_n());
+    for i in 0..rtt_n() {
         let start = Instant::now();
         a.cal(&echo, msg!["ping", i]).await.unwrap();
         times.push(start.elapsed());
@@ -271,8 +288,8 @@ async fn raw_tcp_rtt() -> (f64, f64) {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.set_nodelay(true).unwrap();
     let mut buf = [7u8; 64];
-    let mut times = Vec::with_capacity(RTT_N);
-    for _ in 0..RTT_N {
+    let mut times = Vec::with_capacity(rtt_n());
+    for _ in 0..rtt_n() {
         let start = Instant::now();
         s.write_all(&buf).await.unwrap();
         s.read_exact(&mut buf).await.unwrap();
@@ -291,7 +308,7 @@ async fn main() {
             "local_snd" => local_snd().await,
             "typed" => typed().await.0,
             "ask" => typed().await.1,
-            "ask_ref" => mpsc_oneshot_rtt(RTT_N).await,
+            "ask_ref" => mpsc_oneshot_rtt(rtt_n()).await,
             "ask_task" => typed_ask_in_task().await,
             "ask_ref_task" => mpsc_oneshot_rtt_in_task().await,
             "cal" => cal_rtt().await.0,
@@ -306,7 +323,7 @@ async fn main() {
     let mpsc_vec = mpsc_of(|i| msg!["tag", i, PAYLOAD]).await;
     let mpsc_small = mpsc_of(|i| Small::Tag(i, PAYLOAD)).await;
     let (tell, ask) = typed().await;
-    let ask_ref = mpsc_oneshot_rtt(RTT_N).await;
+    let ask_ref = mpsc_oneshot_rtt(rtt_n()).await;
     let ask_task = typed_ask_in_task().await;
     let ask_ref_task = mpsc_oneshot_rtt_in_task().await;
     let (cal50, cal99) = cal_rtt().await;

@@ -19,6 +19,15 @@ use std::time::{Duration, Instant};
 use aemp::{msg, Framing, Node, PortId, Value};
 use tokio::sync::mpsc;
 
+/// `AEMP_BENCH_QUICK=1` divides the counts by 100 (a smoke run; the tests use it).
+fn quick(n: u64) -> u64 {
+    if std::env::var_os("AEMP_BENCH_QUICK").is_some() {
+        (n / 100).max(1)
+    } else {
+        n
+    }
+}
+
 const PAYLOAD: &str = "a 40-byte payload.......................";
 
 /// When the run started: message timestamps count from here (every node is in this process).
@@ -116,7 +125,7 @@ async fn fan_in() -> (f64, f64, f64, f64) {
     const PORTS: usize = 1_000;
     const SENDERS: usize = 10;
     const CONNS: usize = 4;
-    const ROUNDS: u64 = 50; // messages per sender per port when flooding
+    let rounds_flood = (quick(5_000) / 100).max(1); // per sender per port when flooding (50)
     let hub = node("scale-fan-hub").await;
     let mut senders = Vec::new();
     for i in 0..CONNS {
@@ -126,12 +135,12 @@ async fn fan_in() -> (f64, f64, f64, f64) {
     }
     let (done, mut done_rx) = inbox(&hub);
 
-    // Flood: every sender sends ROUNDS messages to every port, as fast as it can.
+    // Flood: every sender sends rounds_flood messages to every port, as fast as it can.
     let lat = Arc::new(Mutex::new(Vec::new()));
     let ports = Arc::new(counting_ports(
         &hub,
         PORTS,
-        SENDERS as u64 * ROUNDS,
+        SENDERS as u64 * rounds_flood,
         &done,
         &lat,
     ));
@@ -139,7 +148,7 @@ async fn fan_in() -> (f64, f64, f64, f64) {
     for s in 0..SENDERS {
         let (from, ports) = (senders[s % CONNS].clone(), ports.clone());
         tokio::spawn(async move {
-            for round in 0..ROUNDS {
+            for round in 0..rounds_flood {
                 for port in ports.iter() {
                     from.snd(port, msg!["tag", now_ns(), s, round, PAYLOAD])
                         .unwrap();
@@ -149,7 +158,7 @@ async fn fan_in() -> (f64, f64, f64, f64) {
         });
     }
     collect(&mut done_rx, PORTS).await;
-    let flood = (PORTS * SENDERS) as f64 * ROUNDS as f64 / start.elapsed().as_secs_f64();
+    let flood = (PORTS * SENDERS) as f64 * rounds_flood as f64 / start.elapsed().as_secs_f64();
     for p in ports.iter() {
         hub.kil(p, vec![]).unwrap();
     }
@@ -192,7 +201,7 @@ async fn fan_in() -> (f64, f64, f64, f64) {
 /// One node linked to 100: (bytes per link, both ends; aggregate msg/s).
 async fn links() -> (f64, f64) {
     const NODES: usize = 100;
-    const EACH: u64 = 5_000;
+    let each_leaf = quick(5_000);
     let hub = node("scale-links-hub").await;
     let mut leaves = Vec::new();
     for i in 0..NODES {
@@ -208,12 +217,12 @@ async fn links() -> (f64, f64) {
 
     let (done, mut done_rx) = inbox(&hub);
     let lat = Arc::new(Mutex::new(Vec::new()));
-    let port = counting_ports(&hub, 1, NODES as u64 * EACH, &done, &lat).remove(0);
+    let port = counting_ports(&hub, 1, NODES as u64 * each_leaf, &done, &lat).remove(0);
     let start = Instant::now();
     for leaf in &leaves {
         let (leaf, port) = (leaf.clone(), port.clone());
         tokio::spawn(async move {
-            for i in 0..EACH {
+            for i in 0..each_leaf {
                 leaf.snd(&port, msg!["tag", i, PAYLOAD]).unwrap();
                 if i % 1000 == 999 {
                     tokio::task::yield_now().await;
@@ -224,18 +233,18 @@ async fn links() -> (f64, f64) {
     collect(&mut done_rx, 1).await;
     (
         per_link,
-        (NODES as u64 * EACH) as f64 / start.elapsed().as_secs_f64(),
+        (NODES as u64 * each_leaf) as f64 / start.elapsed().as_secs_f64(),
     )
 }
 
 /// Memory per idle port, and msg/s from one remote sender over 1, 100 and 10,000 ports.
 async fn ports() -> (f64, Vec<(usize, f64)>) {
-    const IDLE: usize = 100_000;
-    const TOTAL: u64 = 300_000;
+    let idle_n = quick(100_000) as usize;
+    let total = quick(300_000);
     let n = node("scale-ports").await;
     let before = rss();
-    let idle: Vec<PortId> = (0..IDLE).map(|_| n.port()).collect();
-    let per_port = rss().saturating_sub(before) as f64 / IDLE as f64;
+    let idle: Vec<PortId> = (0..idle_n).map(|_| n.port()).collect();
+    let per_port = rss().saturating_sub(before) as f64 / idle_n as f64;
     for p in &idle {
         n.kil(p, vec![]).unwrap();
     }
@@ -247,7 +256,7 @@ async fn ports() -> (f64, Vec<(usize, f64)>) {
     let mut rates = Vec::new();
     for count in [1usize, 100, 10_000] {
         let lat = Arc::new(Mutex::new(Vec::new()));
-        let each = TOTAL / count as u64;
+        let each = (total / count as u64).max(1);
         let ports = counting_ports(&n, count, each, &done, &lat);
         let start = Instant::now();
         for i in 0..each {
@@ -277,7 +286,7 @@ async fn sizes() -> Vec<(usize, f64, f64, f64)> {
     let (acks, mut ack_rx) = inbox(&a);
     let mut out = Vec::new();
     for size in [64usize, 1 << 10, 16 << 10, 256 << 10, 1 << 20] {
-        let count = (BUDGET / size).min(300_000);
+        let count = (quick((BUDGET / size) as u64) as usize).min(300_000);
         let ack_every = (WINDOW / 4 / size).max(1);
         let window = (WINDOW / size).max(2);
         let acks = acks.clone();

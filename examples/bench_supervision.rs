@@ -54,7 +54,12 @@ async fn restart_latency() -> (f64, f64) {
         .start(&node);
     let mut current = started.recv().await.expect("first start");
     let mut times = Vec::new();
-    for _ in 0..500 {
+    let crashes = if std::env::var_os("AEMP_BENCH_QUICK").is_some() {
+        20
+    } else {
+        500
+    };
+    for _ in 0..crashes {
         let t0 = Instant::now();
         node.kil(&current, msg!["crash"]).unwrap();
         current = started.recv().await.expect("restart");
@@ -170,7 +175,12 @@ async fn child_port(sup: &ActorRef<SupervisorMsg>) -> PortId {
 async fn main() {
     let (r50, r99) = restart_latency().await;
     let mut fails = Vec::new();
-    for round in 0..10 {
+    let rounds = if std::env::var_os("AEMP_BENCH_QUICK").is_some() {
+        2
+    } else {
+        10
+    };
+    for round in 0..rounds {
         fails.push(failover_time(round).await);
     }
     let (f50, f99) = percentiles(fails);

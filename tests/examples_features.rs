@@ -7,15 +7,19 @@ use std::time::Duration;
 use support::examples::example;
 
 async fn run(name: &str, expect: &[&str]) {
-    let out = tokio::time::timeout(
-        Duration::from_secs(60),
-        tokio::process::Command::new(example(name))
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("example {name} did not finish"))
-    .unwrap();
+    run_with(name, &[], expect).await
+}
+
+async fn run_with(name: &str, env: &[(&str, &str)], expect: &[&str]) {
+    let mut cmd = tokio::process::Command::new(example(name));
+    cmd.kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(120), cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("example {name} did not finish"))
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -100,6 +104,53 @@ async fn supervision_restarts_a_crashed_child_under_its_name() {
             "which says 0",
             "the supervisor's children: 1",
         ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_demo() {
+    run(
+        "demo",
+        &[
+            "most frequent words",
+            "messages/s",
+            "monitor of worker-2",
+            "demo done",
+        ],
+    )
+    .await;
+}
+
+/// The bench binaries, in their smoke mode (every count divided by 100): they run to the
+/// end and print their JSON line with every figure.
+#[tokio::test]
+async fn the_benchmarks_run() {
+    let quick = [("AEMP_BENCH_QUICK", "1")];
+    run_with(
+        "bench_hot",
+        &quick,
+        &[
+            "\"remote_one_way_cbor_msg_s\":",
+            "\"typed_ask_in_task_ns\":",
+            "\"cal_vs_raw_p50\":",
+        ],
+    )
+    .await;
+    run_with(
+        "bench_scale",
+        &quick,
+        &[
+            "\"fan_in_paced_p99_us\":",
+            "\"links_100_bytes_per_link\":",
+            "\"sizes\":[{\"bytes\":64",
+        ],
+    )
+    .await;
+    run_with(
+        "bench_supervision",
+        &quick,
+        &["\"local_restart_p50_us\":", "\"failover_p99_ms\":"],
     )
     .await;
 }

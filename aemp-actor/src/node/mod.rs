@@ -271,7 +271,7 @@ impl Node {
     /// the new port's init fails, `with` learns it as from any linked death.
     pub fn spawn_link(
         &self,
-        node: impl AsRef<str>,
+        node: impl ToPort,
         init: &str,
         args: Vec<Value>,
         with: impl ToPort,
@@ -307,13 +307,8 @@ impl Node {
 
     /// Creates a port on `node` (a node id or any port id of it) and runs the init function
     /// registered there as `init` with `args`. Returns the new port's id at once.
-    pub fn spawn(
-        &self,
-        node: impl AsRef<str>,
-        init: &str,
-        args: Vec<Value>,
-    ) -> Result<PortId, Error> {
-        let node = split(node.as_ref()).0;
+    pub fn spawn(&self, node: impl ToPort, init: &str, args: Vec<Value>) -> Result<PortId, Error> {
+        let node = split(node.port_text()).0;
         aemp_transport::check_node_id(node).map_err(|e| Error::InvalidPortId {
             id: node.to_owned(),
             reason: e.to_string(),
