@@ -12,8 +12,12 @@ pub(crate) const SPAWN: &str = "AnyEvent::MP::_spawn";
 /// The requests this node answers besides registered functions (for `can`).
 pub const BUILTIN_REQUESTS: &[&str] = &[
     "", "devnull", "mon0", "mon1", "kil0", "kil1", "kil", "snd", "can", "time", "info", "lookup",
-    SPAWN,
+    STATS, SPAWN,
 ];
+
+/// The node-port request for a [`Stats`](crate::Stats) snapshot (an aemp extension: ask
+/// `can` first; Perl nodes do not know it).
+pub const STATS: &str = "aemp_stats";
 
 /// The greeting key that offers the heartbeat: our interval in seconds. Perl ignores it.
 pub(crate) const HEARTBEAT_KEY: &str = "aemp_hb";

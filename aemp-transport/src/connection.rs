@@ -99,9 +99,24 @@ impl Connection {
             reader: self.reader,
             decoder,
             eof: false,
+            received: Traffic::default(),
         };
         (sender, receiver)
     }
+}
+
+/// Messages and bytes that went one way on a connection.
+///
+/// ```
+/// let t = aemp_transport::Traffic::default();
+/// assert_eq!((t.messages, t.bytes), (0, 0));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Whole messages.
+    pub messages: u64,
+    /// Bytes on the wire.
+    pub bytes: u64,
 }
 
 /// Receives the peer's messages.
@@ -109,6 +124,8 @@ pub struct Receiver {
     reader: BoxRead,
     decoder: Decoder,
     eof: bool,
+    /// What arrived: bytes read, messages taken out.
+    received: Traffic,
 }
 
 impl std::fmt::Debug for Receiver {
@@ -150,6 +167,7 @@ impl Receiver {
     pub async fn recv_raw(&mut self) -> Result<Option<RawMessage>, Error> {
         loop {
             if let Some(msg) = self.decoder.next_raw()? {
+                self.received.messages += 1;
                 return Ok(Some(msg));
             }
             if self.eof {
@@ -165,6 +183,7 @@ impl Receiver {
                     during: "reading from peer",
                     source,
                 })?;
+            self.received.bytes += n as u64;
             if n == 0 {
                 self.eof = true;
             }
@@ -173,7 +192,16 @@ impl Receiver {
 
     /// A message already received and buffered, undecoded, without waiting.
     pub fn try_recv_raw(&mut self) -> Result<Option<RawMessage>, Error> {
-        self.decoder.next_raw()
+        let msg = self.decoder.next_raw()?;
+        if msg.is_some() {
+            self.received.messages += 1;
+        }
+        Ok(msg)
+    }
+
+    /// What arrived so far: bytes read, and messages taken out of them.
+    pub fn traffic(&self) -> Traffic {
+        self.received
     }
 
     fn at_eof(&mut self) -> Result<(), Error> {
@@ -251,6 +279,8 @@ impl WriteFailure {
 #[derive(Default)]
 struct State {
     buf: Vec<u8>,
+    /// What was queued for sending, all told.
+    queued: Traffic,
     closing: bool,
     /// Set when the writer stopped: the failure, or `None` for a clean close.
     finished: Option<Option<WriteFailure>>,
@@ -273,6 +303,7 @@ impl Sender {
     ) -> Sender {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
+                queued: Traffic::default(),
                 buf: Vec::with_capacity(64 * 1024),
                 ..State::default()
             }),
@@ -345,6 +376,13 @@ impl Sender {
             }
             room.await;
         }
+    }
+
+    /// What was queued for sending so far (messages and encoded bytes), and what of it still
+    /// waits in the buffer.
+    pub fn traffic(&self) -> (Traffic, usize) {
+        let state = self.handle.shared.lock();
+        (state.queued, state.buf.len())
     }
 
     /// Whether the buffer has reached its limit.
@@ -433,6 +471,8 @@ impl Sender {
     ) -> Result<(), Error> {
         let before = state.buf.len();
         encode(&shared.encoder, &mut state.buf)?;
+        state.queued.messages += 1;
+        state.queued.bytes += (state.buf.len() - before) as u64;
         if before == 0 {
             shared.wake_writer.notify_one();
         } else if before < HANDOFF && state.buf.len() >= HANDOFF {

@@ -40,7 +40,7 @@ pub use config::{
     check_node_id, random_node_id, random_node_suffix, Config, DEFAULT_MONITOR_TIMEOUT,
     DEFAULT_SEND_BUFFER_LIMIT,
 };
-pub use connection::{Connection, PeerInfo, Receiver, Sender};
+pub use connection::{Connection, PeerInfo, Receiver, Sender, Traffic};
 pub use error::Error;
 pub use handshake::auth::{hmac_sha3_512_hex, sha3_512_hex, AuthMethod, UnknownAuthMethod};
 pub use handshake::greeting::{Greeting, MAX_LINE, PROTOCOL, PROTOCOL_VERSION};

@@ -94,6 +94,26 @@ impl Global {
         self.state().master.clone()
     }
 
+    /// Each database family this node sees and how many keys it has: the merged database
+    /// on a global node, this node's own entries elsewhere.
+    pub(crate) fn family_sizes(&self) -> std::collections::BTreeMap<String, usize> {
+        let st = self.state();
+        let mut sizes: std::collections::BTreeMap<String, usize> = if st.is_global {
+            let mut all = st.remote.all();
+            for (f, fam) in st.domain.all() {
+                all.entry(f).or_default().extend(fam);
+            }
+            all.into_iter().map(|(f, fam)| (f, fam.len())).collect()
+        } else {
+            Default::default()
+        };
+        for (f, fam) in &st.local {
+            let n = sizes.entry(f.clone()).or_default();
+            *n = (*n).max(fam.len());
+        }
+        sizes
+    }
+
     /// The global nodes this node knows of, sorted.
     pub(crate) fn global_nodes(&self) -> Vec<String> {
         let st = self.state();

@@ -17,7 +17,7 @@ mod running;
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 use std::time::Duration;
 
@@ -68,6 +68,27 @@ pub(crate) struct Peer {
     state: Mutex<PeerState>,
     /// Woken when a link comes up.
     linked: tokio::sync::Notify,
+    /// What arrived on its links so far (messages, bytes), as the reader last published it.
+    received: (AtomicU64, AtomicU64),
+}
+
+/// One node's link, as `Node::stats` reports it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LinkStats {
+    /// The node.
+    pub node: String,
+    /// Whether a link is up now.
+    pub up: bool,
+    /// Messages that came from it (over every link so far).
+    pub messages_in: u64,
+    /// Bytes that came from it.
+    pub bytes_in: u64,
+    /// Messages queued to it on the current link.
+    pub messages_out: u64,
+    /// Bytes queued to it on the current link.
+    pub bytes_out: u64,
+    /// Bytes queued to it that the socket has not taken yet.
+    pub buffered: usize,
 }
 
 #[derive(Default)]
@@ -114,7 +135,14 @@ impl Peer {
             id,
             state: Mutex::new(PeerState::default()),
             linked: tokio::sync::Notify::new(),
+            received: (AtomicU64::new(0), AtomicU64::new(0)),
         }
+    }
+
+    /// Publishes what a reader has counted since it last did.
+    pub(super) fn add_received(&self, messages: u64, bytes: u64) {
+        self.received.0.fetch_add(messages, Ordering::Relaxed);
+        self.received.1.fetch_add(bytes, Ordering::Relaxed);
     }
 
     fn state(&self) -> MutexGuard<'_, PeerState> {
@@ -155,6 +183,40 @@ pub(crate) struct Links {
     /// change, never per message.
     events: mpsc::UnboundedSender<NodeEvent>,
     bus: Arc<Bus<(), NodeEvent>>,
+}
+
+impl Links {
+    /// How long ago the node started.
+    pub(crate) fn uptime(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
+    /// Every node this node has (or had) a link with, and its traffic.
+    pub(crate) fn stats(&self) -> Vec<LinkStats> {
+        let peers: Vec<Arc<Peer>> = rlock(&self.peers).values().cloned().collect();
+        let mut out: Vec<LinkStats> = peers
+            .iter()
+            .map(|peer| {
+                let st = peer.state();
+                let (sent, buffered) = st
+                    .link
+                    .as_ref()
+                    .map(|l| l.sender.traffic())
+                    .unwrap_or_default();
+                LinkStats {
+                    node: peer.id.to_string(),
+                    up: st.link.is_some(),
+                    messages_in: peer.received.0.load(Ordering::Relaxed),
+                    bytes_in: peer.received.1.load(Ordering::Relaxed),
+                    messages_out: sent.messages,
+                    bytes_out: sent.bytes,
+                    buffered,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.node.cmp(&b.node));
+        out
+    }
 }
 
 impl Links {

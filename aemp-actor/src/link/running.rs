@@ -122,6 +122,16 @@ impl Links {
             return self.link_down(&peer, generation, "node shut down");
         };
         let mut route = Route::default();
+        // What the reader has published of the receiver's counts.
+        let mut published = aemp_transport::Traffic::default();
+        let mut publish = |rx: &Receiver| {
+            let now = rx.traffic();
+            peer.add_received(
+                now.messages - published.messages,
+                now.bytes - published.bytes,
+            );
+            published = now;
+        };
         let reason = loop {
             // Messages already received are handled without a timer; only waiting for more
             // is bounded by the heartbeat.
@@ -131,6 +141,7 @@ impl Links {
                 _ => {
                     // What was gathered is handed over before the reader waits.
                     host.flush(&peer.id, &mut route, false);
+                    publish(&rx);
                     match hb_timeout {
                         None => rx.recv_raw().await,
                         Some(limit) => match tokio::time::timeout(limit, rx.recv_raw()).await {
@@ -150,6 +161,7 @@ impl Links {
                     until_check -= 1;
                     if until_check == 0 {
                         until_check = CHECK_EVERY;
+                        publish(&rx);
                         if sender.is_full() {
                             host.flush(&peer.id, &mut route, false);
                             if let Err(e) = sender.room().await {
@@ -166,6 +178,7 @@ impl Links {
             }
         };
         host.flush(&peer.id, &mut route, true);
+        publish(&rx);
         drop(host);
         self.link_down(&peer, generation, &reason);
     }

@@ -17,6 +17,7 @@ mod current;
 pub(crate) mod inner;
 mod listener;
 pub(crate) mod sink;
+pub(crate) mod stats;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -280,6 +281,31 @@ impl Node {
         let port = self.spawn(node, init, args)?;
         self.link(&port, &with).detach();
         Ok(port)
+    }
+
+    /// A snapshot of what the node holds and carries (ports, links and their traffic, the
+    /// busiest ports, database families). Other nodes ask for it with the node-port request
+    /// `["aemp_stats", REPLY...]` (an aemp extension; `aemp top` uses it).
+    pub fn stats(&self) -> stats::Stats {
+        let (ports, busiest) = self.inner.ports.busiest(stats::BUSIEST);
+        stats::Stats {
+            node: self.id().to_owned(),
+            provider: format!("aemp-{}", env!("CARGO_PKG_VERSION")),
+            uptime_s: self.inner.links.uptime().as_secs_f64(),
+            global: self.inner.global.is_global(),
+            master: self.inner.global.master(),
+            ports,
+            links: self.inner.links.stats(),
+            busiest: busiest
+                .into_iter()
+                .map(|(port, queued, handled)| stats::PortStats {
+                    port: port.to_string(),
+                    queued,
+                    handled,
+                })
+                .collect(),
+            families: self.inner.global.family_sizes(),
+        }
     }
 
     /// A future that resolves with the kill reason of `port`.

@@ -41,6 +41,9 @@ pub(crate) struct HandlerSink {
     /// Bumped (under the `handlers` lock) whenever a handler changes: a drain keeps using
     /// the default handler it looked up while this stays the same.
     version: AtomicU64,
+    /// Messages handled so far (added once per batch), and those of the batch under way.
+    handled: AtomicU64,
+    in_batch: AtomicU64,
 }
 
 /// What a drain remembers between messages: the only handler of a port that has no tag
@@ -55,6 +58,8 @@ impl HandlerSink {
             mailbox: Mailbox::new(start, held),
             handlers: Mutex::default(),
             version: AtomicU64::new(0),
+            handled: AtomicU64::new(0),
+            in_batch: AtomicU64::new(0),
         }
     }
 
@@ -123,6 +128,14 @@ impl Sink for HandlerSink {
     /// Nothing to do: the drain task sees the death and drops what is queued.
     fn killed(&self, _reason: &[Value]) {}
 
+    fn load(&self) -> (usize, u64) {
+        let in_batch = self.in_batch.load(Ordering::Relaxed) as usize;
+        (
+            self.mailbox.len() + in_batch,
+            self.handled.load(Ordering::Relaxed),
+        )
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -182,6 +195,8 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
                 let _ = done.send(());
             }
         }
+        let taken = batch.len() as u64;
+        sink.in_batch.store(taken, Ordering::Relaxed);
         // Handlers run as this node's code (typed references they meet send through it).
         super::in_node(&weak, || {
             for msg in batch.drain(..) {
@@ -196,6 +211,8 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
                 }
             }
         });
+        sink.in_batch.store(0, Ordering::Relaxed);
+        sink.handled.fetch_add(taken, Ordering::Relaxed);
     }
 }
 

@@ -88,6 +88,11 @@ impl<T> Mailbox<T> {
         }
     }
 
+    /// Messages queued.
+    pub(crate) fn len(&self) -> usize {
+        lock(&self.queue).messages.len()
+    }
+
     /// Marks an idle mailbox running without a message (for its `first` work); true if the
     /// caller should start the drain task.
     pub(crate) fn wake(&self) -> bool {

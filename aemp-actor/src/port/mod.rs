@@ -74,6 +74,10 @@ pub(crate) trait Sink: Send + Sync + 'static {
         msg.extend_from_slice(reason);
         self.deliver(port, host, from.node(), Body::Values(msg));
     }
+    /// Messages waiting for it, and messages it handled so far (for `Node::stats`).
+    fn load(&self) -> (usize, u64) {
+        (0, 0)
+    }
     /// The sink itself, for the callers that know its type (`rcv`, typed `tell`).
     fn as_any(&self) -> &dyn Any;
 }

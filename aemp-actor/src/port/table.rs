@@ -72,6 +72,22 @@ impl PortTable {
         Some(port)
     }
 
+    /// How many ports there are, and the `n` with the most messages waiting (then the most
+    /// handled): (id, waiting, handled).
+    pub(crate) fn busiest(&self, n: usize) -> (usize, Vec<(PortId, usize, u64)>) {
+        let ports: Vec<Arc<Port>> = rlock(&self.ports).values().cloned().collect();
+        let mut loads: Vec<(PortId, usize, u64)> = ports
+            .iter()
+            .map(|p| {
+                let (queued, handled) = p.sink().load();
+                (p.id.clone(), queued, handled)
+            })
+            .collect();
+        loads.sort_by(|a, b| (b.1, b.2).cmp(&(a.1, a.2)).then_with(|| a.0.cmp(&b.0)));
+        loads.truncate(n);
+        (ports.len(), loads)
+    }
+
     pub(crate) fn get(&self, name: &str) -> Option<Arc<Port>> {
         rlock(&self.ports).get(name).cloned()
     }

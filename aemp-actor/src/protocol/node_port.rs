@@ -40,6 +40,9 @@ pub(crate) enum Request {
     Time { reply: Vec<Value> },
     /// `info reply...`: our node id.
     Info { reply: Vec<Value> },
+    /// `aemp_stats reply...`: a snapshot of the node ([`crate::Stats`] as a map; an aemp
+    /// extension).
+    Stats { reply: Vec<Value> },
     /// `lookup name reply...`: the port registered as `name` here (the Intro's).
     Lookup { name: String, reply: Vec<Value> },
     /// `AnyEvent::MP::_spawn name init args...`.
@@ -115,6 +118,9 @@ impl Request {
                 reply: it.collect(),
             },
             "info" => Request::Info {
+                reply: it.collect(),
+            },
+            crate::wire::STATS => Request::Stats {
                 reply: it.collect(),
             },
             "lookup" => Request::Lookup {
@@ -260,6 +266,10 @@ fn execute(node: &Node, registry: &Registry, src: &str, request: Request) -> Opt
             send_reply(node, src, reply, Value::from(now.as_secs_f64()));
         }
         Request::Info { reply } => send_reply(node, src, reply, Value::from(node.id())),
+        Request::Stats { reply } => {
+            let stats = aemp_transport::to_value(&node.stats()).unwrap_or_default();
+            send_reply(node, src, reply, stats);
+        }
         Request::Lookup { name, reply } => {
             let found = node.registered(&name).map_or(Value::Null, Value::from);
             send_reply(node, src, reply, found);

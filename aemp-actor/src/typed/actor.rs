@@ -261,6 +261,7 @@ fn start<A: Actor>(
         is_killed: std::sync::atomic::AtomicBool::new(false),
         kill_waker: AtomicWaker::new(),
         exits,
+        handled: std::sync::atomic::AtomicU64::new(0),
         kill_reason: Mutex::new(None),
     });
     node.sink_port(Some(name), SharedMailbox(mailbox.clone()))?;
@@ -366,6 +367,9 @@ async fn run<A: Actor>(
                 AssertUnwindSafe(InNode::new(me.clone(), actor.handle(&mut ctx, env.msg)))
                     .catch_unwind()
                     .await;
+            mailbox
+                .handled
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let reply = match outcome {
                 Ok(Ok(reply)) => reply,
                 Ok(Err(e)) => break 'life die(e),

@@ -41,6 +41,8 @@ pub(super) struct Mailbox<M: Message> {
     /// Deaths of linked ports, while the actor traps exits. Unbounded: each link fires once,
     /// so it holds at most one entry per link the actor made.
     pub(super) exits: mpsc::UnboundedSender<(PortId, Vec<Value>)>,
+    /// Messages the actor handled so far.
+    pub(super) handled: std::sync::atomic::AtomicU64,
     pub(super) kill_reason: Mutex<Option<Vec<Value>>>,
 }
 
@@ -138,6 +140,15 @@ impl<M: Message> Sink for SharedMailbox<M> {
                 }
             }
         }
+    }
+
+    fn load(&self) -> (usize, u64) {
+        let mb = &self.0;
+        let queued = mb.tx.max_capacity() - mb.tx.capacity() + lock(&mb.overflow).queue.len();
+        (
+            queued,
+            mb.handled.load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     fn exit(&self, _port: &Arc<KernelPort>, _host: &dyn Host, from: &PortId, reason: &[Value]) {

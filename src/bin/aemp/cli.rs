@@ -111,6 +111,8 @@ pub(crate) fn specs() -> Vec<Spec> {
           "Joins through the seeds and lists, one per line with its listeners: `master:` the global node this node reports to, `global:` the global nodes, `up:` the nodes this node is connected to, `known:` every node with listeners in the global database."),
         s("lookup", Rest, Protocol, "[OPTIONS] NAME",
           "Prints the ports registered as NAME network-wide (a group: Node::register_name, AnyEvent::MP 2.x's grp_reg) and the port registered as NAME on each seed (the node port's `lookup` request, Node::register), one per line. Answers as soon as it knows (AnyEvent::MP 2.x seeds answer from the database only). Fails, saying so, if none is found."),
+        s("top", Rest, Protocol, "[OPTIONS] [--once [--json]]",
+          "Shows every node of the network, refreshing every second until interrupted: each aemp node's links with their traffic and rates, its busiest ports and their queues, the database's families, and nodes coming and going (AnyEvent::MP nodes are listed from the database with their listeners). --once prints one survey; --json prints it as JSON."),
         s("db", Rest, Protocol, "[OPTIONS] FAMILY",
           "Prints a family of the global database, merged from every node, as a JSON object (key: value). `'l` holds each node's listeners, `'g` the global nodes; a name registered network-wide is a family of port ids."),
         s("eval", Rest, Refused(REFUSED_EVAL), "NODE EXPR...", "Perl's remote eval: refused."),
@@ -457,6 +459,7 @@ on every node are reachable; they end a chain):
     nodes [OPTIONS]                   the master, the global nodes, the nodes up and known
     lookup [OPTIONS] NAME             the ports named NAME (network-wide, else on a seed)
     db [OPTIONS] FAMILY               a family of the global database, as JSON
+    top [OPTIONS] [--once [--json]]   every node: links and rates, busiest ports, families
     eval, shell, restart, trace       refused or not supported (aemp runs no remote code)
   OPTIONS (before the port): --seed HOST:PORT (repeatable; default: the profile's seeds),
     --profile NAME (default aemp), --secret SECRET, --cert PEMFILE, --timeout SECONDS (5)

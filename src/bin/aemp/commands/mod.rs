@@ -24,6 +24,7 @@ pub(crate) mod services;
 pub(crate) mod showconfig;
 pub(crate) mod snd;
 pub(crate) mod spawn;
+pub(crate) mod top;
 pub(crate) mod values;
 
 use aemp::config::{ProfileError, RcFile};
@@ -159,6 +160,7 @@ async fn protocol(
         target,
         input,
         bench,
+        top,
     } = request;
     let mut message = message;
     if let Some(path) = &input {
@@ -178,6 +180,10 @@ async fn protocol(
             None => Err("bench: no options".into()),
         },
         ("nodes", _) => nodes::nodes(&joined, limit).await,
+        ("top", _) => match top {
+            Some(t) if t.once => top::once(&joined, t.json, limit).await,
+            _ => top::live(&joined, limit).await,
+        },
         ("lookup", Target::Word(word)) => lookup::lookup(&joined, word, limit).await,
         ("db", Target::Word(word)) => db::db(node, word, limit).await,
         _ => Err(format!("{name}: no such protocol command")),

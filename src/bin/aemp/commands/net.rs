@@ -78,6 +78,17 @@ pub(crate) struct BenchOpts {
     pub(crate) size: usize,
 }
 
+/// `top`'s own options.
+#[derive(Debug, Default, Args)]
+pub(crate) struct TopOpts {
+    /// Print one survey and exit, instead of the live view.
+    #[arg(long)]
+    pub(crate) once: bool,
+    /// With --once: print it as JSON, for scripts.
+    #[arg(long, requires = "once")]
+    pub(crate) json: bool,
+}
+
 /// What a protocol command acts on.
 #[derive(Debug)]
 pub(crate) enum Target {
@@ -102,6 +113,8 @@ pub(crate) struct Request {
     pub(crate) input: Option<PathBuf>,
     /// `bench`: how many messages, and their payload's size.
     pub(crate) bench: Option<BenchOpts>,
+    /// `top`: once, as JSON.
+    pub(crate) top: Option<TopOpts>,
 }
 
 impl Request {
@@ -128,6 +141,7 @@ impl Request {
                 .arg(word("NODE"))
                 .arg(Arg::new("init").value_name("INIT").required(true))
                 .arg(trailing("args", "ARGS", false)),
+            "top" => TopOpts::augment_args(c).arg(trailing("extra", "EXTRA", true)),
             "bench" => BenchOpts::augment_args(c)
                 .arg(word("PORT"))
                 .arg(trailing("extra", "EXTRA", true)),
@@ -151,6 +165,7 @@ impl Request {
         if count("extra") > 0 {
             return Err(Failure::usage(match name {
                 "mon" | "bench" => format!("{name}: takes only a port"),
+                "top" => "top: takes no arguments besides options".to_owned(),
                 "nodes" => "nodes: takes no arguments besides options".to_owned(),
                 _ => format!(
                     "{name}: takes exactly one {}",
@@ -189,12 +204,17 @@ impl Request {
             }
             _ => None,
         };
+        let top = match name {
+            "top" => Some(TopOpts::from_arg_matches(m).map_err(|e| Failure::usage(e.to_string()))?),
+            _ => None,
+        };
         Ok(Request {
             name: name.to_owned(),
             opts,
             target,
             input,
             bench,
+            top,
         })
     }
 

@@ -1,0 +1,257 @@
+//! What a node tells about itself: `Node::stats`, the node-port `aemp_stats` request, and
+//! `aemp top` (once as JSON against a cluster with the Perl peer in it, and the live view
+//! driven in a terminal).
+
+mod support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use aemp::kernel::Stats;
+use aemp::{msg, PortId, Value};
+use support::aemp_run::RunNode;
+use support::nodes::{pair, within};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_links_ports_and_queues() {
+    let (a, b) = pair("obs-a", "obs-b").await;
+    // A port that takes its time over each message (it blocks its own task: allowed for a
+    // handler, which never runs on a connection's), so that they queue.
+    let slow = b.port_with(move |_ctx, _msg| {
+        std::thread::sleep(Duration::from_millis(20));
+    });
+    for i in 0..100 {
+        a.snd(&slow, msg!["work", i]).unwrap();
+    }
+    // The node-port request answers the same snapshot, across the network. (A reader
+    // publishes its counts at least every 64 messages and whenever it waits for more: the
+    // second answer counts everything before the first request.)
+    let _ = within("stats", a.cal(PortId::new("obs-b", ""), msg!["aemp_stats"]))
+        .await
+        .unwrap();
+    let reply = within("stats", a.cal(PortId::new("obs-b", ""), msg!["aemp_stats"]))
+        .await
+        .unwrap();
+    let seen: Stats = aemp::transport::from_value(reply[0].clone()).unwrap();
+    assert_eq!(seen.node, "obs-b");
+    let link = seen.links.iter().find(|l| l.node == "obs-a").unwrap();
+    assert!(
+        link.up && link.messages_in >= 100 && link.bytes_in > 1000,
+        "{link:?}"
+    );
+    let busiest = &seen.busiest[0];
+    assert_eq!(busiest.port, slow.to_string());
+    assert!(busiest.queued > 0, "{busiest:?}");
+    // `can` says the request is known.
+    let can = within(
+        "can",
+        a.cal(PortId::new("obs-b", ""), msg!["can", "aemp_stats"]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(can, msg![1]);
+
+    let here = a.stats();
+    let out = here.links.iter().find(|l| l.node == "obs-b").unwrap();
+    assert!(out.messages_out >= 100, "{out:?}");
+    let done = within("the queue to empty", async {
+        loop {
+            let st = b.stats();
+            if st
+                .busiest
+                .iter()
+                .any(|p| p.port == slow.to_string() && p.queued == 0 && p.handled == 100)
+            {
+                return st;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(done.ports >= 1);
+}
+
+async fn run_node(rc: &std::path::Path, id: &str, seeds: &[&str]) -> RunNode {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aemp"));
+    cmd.args([
+        "run",
+        "--node-id",
+        id,
+        "--bind",
+        "127.0.0.1:0",
+        "--secret",
+        "obs secret",
+    ]);
+    for s in seeds {
+        cmd.args(["--seed", s]);
+    }
+    cmd.env("AEMP_RC", rc.join("rc"))
+        .env_remove("PERL_ANYEVENT_MP_RC");
+    RunNode::start(cmd).await
+}
+
+fn aemp(rc: &std::path::Path, args: &[&str]) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aemp"));
+    cmd.args(args)
+        .env("AEMP_RC", rc.join("rc"))
+        .env_remove("PERL_ANYEVENT_MP_RC")
+        .kill_on_drop(true);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn top_once_as_json_lists_every_node_of_a_mixed_cluster() {
+    let rc = std::env::temp_dir().join(format!("aemp-top-{}", std::process::id()));
+    std::fs::create_dir_all(&rc).unwrap();
+    let seed = run_node(&rc, "top-seed", &[]).await;
+    let member = run_node(&rc, "top-member", &[&seed.addr]).await;
+    // The Perl peer, linked with the seed (it speaks AEMP, not the global protocol).
+    let peer = match support::peer::require() {
+        Some(_) => {
+            let peer = support::peer::PeerBuilder::new("top-perl")
+                .secret("obs secret")
+                .connect(&seed.addr)
+                .spawn()
+                .await;
+            Some(peer)
+        }
+        None => None,
+    };
+    let out = within("aemp top --once --json", async {
+        loop {
+            let out = aemp(
+                &rc,
+                &[
+                    "top",
+                    "--once",
+                    "--json",
+                    "--seed",
+                    &seed.addr,
+                    "--secret",
+                    "obs secret",
+                ],
+            )
+            .output()
+            .await
+            .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = String::from_utf8(out.stdout).unwrap();
+            // The member's registration and the peer's link reach the seed as they come
+            // up: survey again until both show.
+            let ready = text.contains("\"top-member\"")
+                && (peer.is_none() || text.contains("\"top-perl\""));
+            if ready {
+                return text;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let doc = aemp::config::parse_json(&out).unwrap();
+    let nodes = doc.get("nodes").and_then(Value::as_array).unwrap().to_vec();
+    let find = |id: &str| {
+        nodes
+            .iter()
+            .find(|n| n.get("node").and_then(Value::as_str) == Some(id))
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} missing from {out}"))
+    };
+    for id in ["top-seed", "top-member"] {
+        let n = find(id);
+        assert_eq!(n.get("kind").and_then(Value::as_str), Some("aemp"), "{out}");
+        let stats = n.get("stats").unwrap();
+        assert_eq!(stats.get("node").and_then(Value::as_str), Some(id));
+        assert!(
+            stats.get("ports").and_then(Value::as_i64).unwrap() >= 2,
+            "{out}"
+        );
+    }
+    // The seed is global and sees the families; the member reports to it.
+    let seed_stats = find("top-seed").get("stats").cloned().unwrap();
+    assert_eq!(seed_stats.get("global"), Some(&Value::Bool(true)));
+    let families = seed_stats.get("families").unwrap();
+    assert!(families.get("aemp::echo").is_some(), "{out}");
+    if peer.is_some() {
+        let perl = find("top-perl");
+        assert_eq!(
+            perl.get("kind").and_then(Value::as_str),
+            Some("other"),
+            "{out}"
+        );
+        assert_eq!(perl.get("stats"), Some(&Value::Null));
+    }
+    drop(member);
+    let _ = std::fs::remove_dir_all(&rc);
+}
+
+/// The live view in a real terminal (tmux): it draws the nodes and redraws as they change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn top_live_view_in_a_terminal() {
+    if std::process::Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIPPED top live view: tmux is not installed");
+        return;
+    }
+    let rc = std::env::temp_dir().join(format!("aemp-toplive-{}", std::process::id()));
+    std::fs::create_dir_all(&rc).unwrap();
+    let seed = run_node(&rc, "live-seed", &[]).await;
+    let session = format!("aemp-top-{}", std::process::id());
+    let command = format!(
+        "AEMP_RC={} {} top --seed {} --secret 'obs secret'",
+        rc.join("rc").display(),
+        env!("CARGO_BIN_EXE_aemp"),
+        seed.addr
+    );
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(args)
+            .stdout(Stdio::piped())
+            .output()
+            .unwrap()
+    };
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "200",
+        "-y",
+        "50",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    let pane = |session: &str| {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", session]).stdout).into_owned()
+    };
+    within("the first view", async {
+        while !pane(&session).contains("live-seed") {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    // A node joins: the view shows it, and the event.
+    let member = run_node(&rc, "live-member", &[&seed.addr]).await;
+    let view = within("the joining node", async {
+        loop {
+            let view = pane(&session);
+            if view.contains("node live-member up") && view.contains("link live-member") {
+                return view;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(view.contains("aemp top:"), "{view}");
+    tmux(&["send-keys", "-t", &session, "C-c"]);
+    tmux(&["kill-session", "-t", &session]);
+    drop(member);
+    let _ = std::fs::remove_dir_all(&rc);
+}
