@@ -15,7 +15,7 @@ pub const BUILTIN_REQUESTS: &[&str] = &[
     STATS, SPAWN,
 ];
 
-/// The node-port request for a [`Stats`](crate::Stats) snapshot (an aemp extension: ask
+/// The node-port request for a `Stats` snapshot (`Node::stats`; an aemp extension: ask
 /// `can` first; Perl nodes do not know it).
 pub const STATS: &str = "aemp_stats";
 
