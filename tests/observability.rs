@@ -255,3 +255,92 @@ async fn top_live_view_in_a_terminal() {
     drop(member);
     let _ = std::fs::remove_dir_all(&rc);
 }
+
+/// Span names and fields, as a test subscriber records them.
+#[derive(Clone, Default)]
+struct Spans(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+struct Fields<'a>(&'a mut String);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push_str(&format!(" {}={:?}", field.name(), value));
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.push_str(&format!(" {}={}", field.name(), value));
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for Spans
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        _id: &tracing::span::Id,
+        _ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut line = attrs.metadata().name().to_owned();
+        attrs.record(&mut Fields(&mut line));
+        self.0.lock().unwrap().push(line);
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let name = ctx.span(id).map(|s| s.name()).unwrap_or("?");
+        let mut line = format!("{name} (recorded)");
+        values.record(&mut Fields(&mut line));
+        self.0.lock().unwrap().push(line);
+    }
+}
+
+/// A handshake, a connection and a handled message each show as a span with what an
+/// operator needs (checked with a test subscriber on this test's thread).
+#[tokio::test(flavor = "current_thread")]
+async fn spans_of_handshakes_links_and_handled_messages() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let spans = Spans::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(spans.clone())
+        .with(tracing_subscriber::filter::LevelFilter::DEBUG);
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (a, b) = pair("span-a", "span-b").await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let port = b.port_with(move |_ctx, msg| {
+        let _ = tx.send(msg);
+    });
+    a.snd(&port, msg!["greet", 1]).unwrap();
+    within("the message", rx.recv()).await.unwrap();
+
+    let seen = spans.0.lock().unwrap().clone();
+    let has = |needle: &[&str]| seen.iter().any(|l| needle.iter().all(|n| l.contains(n)));
+    assert!(has(&["aemp.handshake", "peer="]), "{seen:#?}");
+    for field in [
+        "node=span-",
+        "auth=hmac_sha3_512",
+        "framing=cbor",
+        "tls=false",
+        "duration_ms=",
+    ] {
+        assert!(
+            has(&["aemp.handshake (recorded)", field]),
+            "{field}: {seen:#?}"
+        );
+    }
+    assert!(has(&["aemp.link", "node=span-a"]), "{seen:#?}");
+    assert!(
+        has(&[
+            "aemp.handle",
+            "node=span-b",
+            &format!("port={}", port.name()),
+            "tag=greet"
+        ]),
+        "{seen:#?}"
+    );
+}

@@ -83,12 +83,17 @@ impl Links {
         peer.linked.notify_waiters();
         tracing::info!(node = %peer.id, "node up");
         let hb_timeout = heartbeat.map(|(_, timeout)| timeout);
-        self.runtime.spawn(self.clone().read(
-            peer.clone(),
-            receiver,
-            sender.clone(),
-            generation,
-            hb_timeout,
+        // The connection's span: what is logged while reading it carries the node.
+        let span = tracing::info_span!("aemp.link", node = %peer.id, generation);
+        self.runtime.spawn(tracing::Instrument::instrument(
+            self.clone().read(
+                peer.clone(),
+                receiver,
+                sender.clone(),
+                generation,
+                hb_timeout,
+            ),
+            span,
         ));
         if let Some((interval, _)) = heartbeat {
             self.runtime.spawn(beat(

@@ -96,6 +96,18 @@ impl HandlerSink {
 
     /// Runs `handler` with one message; a failure or panic kills the port with `die`.
     fn run(&self, node: &Node, port: &Port, handler: &Cell<BoxHandler>, msg: Vec<Value>) {
+        // One span per handled message (its busy time is the handler's); the fields are
+        // only computed when a subscriber wants the span.
+        let _span = tracing::debug_span!(
+            "aemp.handle",
+            node = node.id(),
+            port = port.id.name(),
+            tag = msg
+                .first()
+                .and_then(aemp_transport::Value::as_str)
+                .unwrap_or(""),
+        )
+        .entered();
         let ctx = Ctx::new(node, &port.id);
         let outcome = run_fallible(|| {
             let mut f = lock(handler);

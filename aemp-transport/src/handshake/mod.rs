@@ -95,14 +95,48 @@ async fn handshake_within<S: Transportable>(
     limit: Duration,
     started: Instant,
 ) -> Result<Connection, Error> {
+    use tracing::field::Empty;
+    use tracing::Instrument;
+    // One span per handshake: who, how it authenticated and framed, how long it took, and
+    // why it failed. (Free when no subscriber wants it.)
+    let span = tracing::info_span!(
+        "aemp.handshake",
+        peer = ?peer_addr,
+        node = Empty,
+        auth = Empty,
+        framing = Empty,
+        tls = Empty,
+        duration_ms = Empty,
+        error = Empty,
+    );
     let mut phase = "greeting line";
-    match tokio::time::timeout(limit, run(stream, config, peer_addr, &mut phase, started)).await {
-        Ok(result) => result,
-        Err(_) => Err(Error::HandshakeTimeout {
-            after: config.monitor_timeout,
-            during: phase,
-        }),
+    let result =
+        match tokio::time::timeout(limit, run(stream, config, peer_addr, &mut phase, started))
+            .instrument(span.clone())
+            .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(Error::HandshakeTimeout {
+                after: config.monitor_timeout,
+                during: phase,
+            }),
+        };
+    if !span.is_disabled() {
+        span.record("duration_ms", started.elapsed().as_secs_f64() * 1000.0);
+        match &result {
+            Ok(conn) => {
+                let info = conn.info();
+                span.record("node", info.node_id.as_str());
+                span.record("auth", info.send_auth.name());
+                span.record("framing", info.send_framing.name());
+                span.record("tls", info.tls);
+            }
+            Err(e) => {
+                span.record("error", tracing::field::display(e));
+            }
+        }
     }
+    result
 }
 
 fn nonce() -> String {
