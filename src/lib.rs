@@ -11,6 +11,7 @@
 //! - [`config`] (`aemp-config`): AnyEvent::MP's rc file and profiles
 //!   (`Node::builder().profile("web")` with [`ProfileExt`]), fresh secrets and certificates.
 
+pub mod metrics;
 pub mod services;
 
 pub use aemp_actor as kernel;

@@ -344,3 +344,97 @@ async fn spans_of_handshakes_links_and_handled_messages() {
         "{seen:#?}"
     );
 }
+
+/// `GET /metrics` over a raw TCP connection: the body.
+async fn scrape(addr: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET /metrics HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
+/// The value of the sample whose line starts with `prefix` (name and labels).
+fn sample(body: &str, prefix: &str) -> Option<f64> {
+    body.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aemp_run_serves_prometheus_metrics_that_count_known_traffic() {
+    let rc = std::env::temp_dir().join(format!("aemp-metrics-{}", std::process::id()));
+    std::fs::create_dir_all(&rc).unwrap();
+    let metrics_addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aemp"));
+    cmd.args([
+        "run",
+        "--node-id",
+        "metered",
+        "--bind",
+        "127.0.0.1:0",
+        "--secret",
+        "obs secret",
+        "--metrics",
+        &metrics_addr,
+    ])
+    .env("AEMP_RC", rc.join("rc"))
+    .env_remove("PERL_ANYEVENT_MP_RC");
+    let node = RunNode::start(cmd).await;
+
+    // Known traffic: 50 messages from one node to the node's rpc service's group member.
+    let sender = support::nodes::builder("meter-client")
+        .secret("obs secret")
+        .start()
+        .await
+        .unwrap();
+    within("connect", sender.connect(&node.addr)).await.unwrap();
+    let rpc = within("the rpc port", async {
+        loop {
+            let reply = sender
+                .cal(PortId::new("metered", ""), msg!["lookup", "rpc"])
+                .await
+                .unwrap();
+            if let Some(p) = reply.first().and_then(Value::as_str) {
+                return p.parse::<PortId>().unwrap();
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    for i in 0..50 {
+        sender
+            .snd(&rpc, msg!["n", i, "meter-client#nowhere"])
+            .unwrap();
+    }
+    let body = within("the counters", async {
+        loop {
+            let body = scrape(&metrics_addr).await;
+            let received = sample(&body, "aemp_link_messages_in_total{peer=\"meter-client\"}");
+            if received.is_some_and(|n| n >= 51.0) {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(body.starts_with("HTTP/1."), "{body}");
+    assert!(
+        sample(&body, "aemp_handshakes_total{outcome=\"ok\"}").unwrap() >= 1.0,
+        "{body}"
+    );
+    assert!(sample(&body, "aemp_ports ").unwrap() >= 2.0, "{body}");
+    assert_eq!(sample(&body, "aemp_links_up ").unwrap(), 1.0, "{body}");
+    assert!(
+        sample(&body, "aemp_uptime_seconds ").unwrap() > 0.0,
+        "{body}"
+    );
+    let _ = std::fs::remove_dir_all(&rc);
+}

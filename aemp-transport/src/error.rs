@@ -209,6 +209,42 @@ pub enum Error {
 }
 
 impl Error {
+    /// A short name of the kind of error, for counting them (`auth_failed`, `timeout`, ...):
+    /// a fixed set, whatever the details.
+    ///
+    /// ```
+    /// assert_eq!(aemp_transport::Error::AuthFailed.kind(), "auth_failed");
+    /// ```
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config { .. } => "config",
+            Error::Certificate(_) => "certificate",
+            Error::Connect { .. } => "connect",
+            Error::Io { .. } => "io",
+            Error::ClosedDuringHandshake { .. } => "closed",
+            Error::HandshakeTimeout { .. } => "timeout",
+            Error::LineTooLong { .. } | Error::MalformedLine { .. } => "malformed",
+            Error::ProtocolMismatch { .. } | Error::VersionMismatch { .. } => "protocol",
+            Error::TalkingToMyself { .. } => "myself",
+            Error::AlreadyConnected { .. } => "already_connected",
+            Error::EchoAttack | Error::SameNonce => "replay",
+            Error::InvalidNodeId { .. } => "invalid_node_id",
+            Error::NoCommonAuth { .. }
+            | Error::UnsupportedSendAuth { .. }
+            | Error::NoCredentials
+            | Error::UnsupportedReceiveAuth { .. }
+            | Error::AuthNotAccepted { .. } => "no_common_auth",
+            Error::AuthFailed => "auth_failed",
+            Error::NoCommonFraming { .. } | Error::UnsupportedFraming { .. } => "no_common_framing",
+            Error::Tls(_) => "tls",
+            Error::Decode { .. } => "decode",
+            Error::BadMessage { .. } => "bad_message",
+            Error::Encode { .. } => "encode",
+            Error::Full { .. } => "full",
+            Error::Closed { .. } => "closed",
+        }
+    }
+
     /// Whether the connection is unusable after this error. Only [`Error::BadMessage`],
     /// [`Error::Encode`] and [`Error::Full`] leave it intact.
     pub fn is_fatal(&self) -> bool {

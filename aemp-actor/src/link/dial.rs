@@ -61,7 +61,9 @@ impl Links {
                 peer.clone()
             })
         };
-        match aemp_transport::connect(addr, &config).await {
+        let result = aemp_transport::connect(addr, &config).await;
+        self.count_handshake(&result);
+        match result {
             Ok(conn) => {
                 let id = conn.info().node_id.clone();
                 let peer = add(&id);
@@ -124,6 +126,7 @@ impl Links {
             })
         });
         let result = aemp_transport::accept(stream, &config).await;
+        self.count_handshake(&result);
         let claimed = lock(&claimed).take();
         match (result, claimed) {
             (Ok(conn), Some(peer)) => self.register_link(&peer, conn, Origin::Inbound),

@@ -170,6 +170,8 @@ pub(crate) struct Links {
     settings: LinkSettings,
     host: Weak<dyn LinkHost>,
     peers: RwLock<HashMap<Arc<str>, Arc<Peer>>>,
+    /// Handshakes by outcome: `ok`, or the kind of error (a fixed set).
+    handshakes: Mutex<std::collections::BTreeMap<&'static str, u64>>,
     /// Dials under way, by address: the callers waiting for their outcome.
     dials: Mutex<HashMap<String, DialWaiters>>,
     shutting_down: AtomicBool,
@@ -186,6 +188,23 @@ pub(crate) struct Links {
 }
 
 impl Links {
+    /// Counts a handshake's outcome.
+    pub(super) fn count_handshake<T>(&self, result: &Result<T, aemp_transport::Error>) {
+        let kind = match result {
+            Ok(_) => "ok",
+            Err(e) => e.kind(),
+        };
+        *lock(&self.handshakes).entry(kind).or_default() += 1;
+    }
+
+    /// Handshakes so far, by outcome.
+    pub(crate) fn handshakes(&self) -> std::collections::BTreeMap<String, u64> {
+        lock(&self.handshakes)
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), *v))
+            .collect()
+    }
+
     /// How long ago the node started.
     pub(crate) fn uptime(&self) -> std::time::Duration {
         self.started.elapsed()
@@ -237,6 +256,7 @@ impl Links {
             settings,
             host,
             peers: RwLock::default(),
+            handshakes: Mutex::default(),
             dials: Mutex::default(),
             shutting_down: AtomicBool::new(false),
             pending: std::sync::atomic::AtomicUsize::new(0),

@@ -39,6 +39,8 @@ pub(crate) struct NodeInner {
     node_port: OnceLock<Arc<dyn NodePort>>,
     pub(super) listen_addrs: Mutex<Vec<SocketAddr>>,
     pub(super) tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Children this node's supervisors restarted.
+    pub(super) restarts: std::sync::atomic::AtomicU64,
 }
 
 /// A node: ports, connections to other nodes, and the node port's services. Cheap to clone;
@@ -127,6 +129,7 @@ impl NodeInner {
                 node_port: OnceLock::new(),
                 listen_addrs: Mutex::default(),
                 tasks: Mutex::default(),
+                restarts: std::sync::atomic::AtomicU64::new(0),
                 runtime,
                 id,
             }

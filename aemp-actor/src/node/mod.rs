@@ -305,6 +305,11 @@ impl Node {
                 })
                 .collect(),
             families: self.inner.global.family_sizes(),
+            handshakes: self.inner.links.handshakes(),
+            restarts: self
+                .inner
+                .restarts
+                .load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -549,6 +554,13 @@ impl Node {
         let node = Node { inner };
         inner::remember(&node);
         Ok(node)
+    }
+
+    /// Counts a supervisor's restart (for `stats`).
+    pub(crate) fn count_restart(&self) {
+        self.inner
+            .restarts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn weak(&self) -> WeakNode {

@@ -53,4 +53,9 @@ pub struct Stats {
     pub busiest: Vec<PortStats>,
     /// Database families it sees, and their sizes.
     pub families: BTreeMap<String, usize>,
+    /// Handshakes so far, by outcome: `ok`, or the kind of failure (`auth_failed`,
+    /// `timeout`, ...).
+    pub handshakes: BTreeMap<String, u64>,
+    /// Children its supervisors restarted so far.
+    pub restarts: u64,
 }

@@ -322,6 +322,7 @@ impl SupervisorActor {
             ctx.stop_with(why);
             return;
         }
+        node.count_restart();
         // The backoff of the child that died.
         let child = &mut self.children[i];
         if child

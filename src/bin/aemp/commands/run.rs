@@ -68,6 +68,9 @@ pub(crate) struct Run {
     /// profile's, else 30).
     #[arg(long, value_name = "SECONDS", value_parser = monitor_timeout)]
     monitor_timeout: Option<Duration>,
+    /// Serve the node's metrics on HOST:PORT in Prometheus' format (`GET /metrics`).
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 /// `--monitor-timeout`'s value.
@@ -165,6 +168,10 @@ impl Run {
             supervisor = supervisor.child(service(&s.name, s.args.clone(), &s.name, false));
         }
         let services_sup = supervisor.start(&node);
+        if let Some(addr) = self.metrics {
+            aemp::metrics::serve_prometheus(&node, addr)?;
+            tracing::info!("metrics on http://{addr}/metrics");
+        }
         let gave_up = services_sup.monitor();
         tokio::spawn(async move {
             let reason = gave_up.await;
