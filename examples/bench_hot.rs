@@ -43,14 +43,26 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 async fn node(id: &str, framings: &[Framing]) -> Node {
-    Node::builder()
+    let node = Node::builder()
         .node_id(id)
         .bind("127.0.0.1:0")
         .secret("bench_hot")
         .framings(framings.iter().copied())
         .start()
         .await
-        .expect("node")
+        .expect("node");
+    // `AEMP_BENCH_METRICS=1`: as `aemp run --metrics` runs, a Prometheus recorder installed
+    // and every node's stats published to it once a second.
+    if std::env::var_os("AEMP_BENCH_METRICS").is_some() {
+        static RECORDER: std::sync::Once = std::sync::Once::new();
+        RECORDER.call_once(|| {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .expect("recorder");
+        });
+        std::mem::forget(aemp::metrics::publish(&node, Duration::from_secs(1)));
+    }
+    node
 }
 
 /// A port on `node` that counts `n` messages, then tells `done` (a port anywhere).

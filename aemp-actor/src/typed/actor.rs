@@ -363,10 +363,19 @@ async fn run<A: Actor>(
                     continue;
                 }
             };
-            let outcome =
+            // One span per handled message, as for the kernel's handler ports.
+            let span = tracing::debug_span!(
+                "aemp.handle",
+                node = ctx.node.id(),
+                port = ctx.me.id().name(),
+                actor = std::any::type_name::<A>(),
+            );
+            let outcome = tracing::Instrument::instrument(
                 AssertUnwindSafe(InNode::new(me.clone(), actor.handle(&mut ctx, env.msg)))
-                    .catch_unwind()
-                    .await;
+                    .catch_unwind(),
+                span,
+            )
+            .await;
             mailbox
                 .handled
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
