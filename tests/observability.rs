@@ -318,8 +318,42 @@ async fn spans_of_handshakes_links_and_handled_messages() {
     a.snd(&port, msg!["greet", 1]).unwrap();
     within("the message", rx.recv()).await.unwrap();
 
+    // A cal across the nodes: one trace, on both sides.
+    let echo = b.port_with(|ctx, mut msg| {
+        let reply = msg.pop().and_then(|r| r.as_str().map(str::to_owned));
+        let _ = ctx.snd(reply.unwrap_or_default(), msg);
+    });
+    let answer = within("the answer", a.cal(&echo, msg!["traced"]))
+        .await
+        .unwrap();
+    assert_eq!(answer, msg!["traced"]);
+
     let seen = spans.0.lock().unwrap().clone();
     let has = |needle: &[&str]| seen.iter().any(|l| needle.iter().all(|n| l.contains(n)));
+    let trace_of = |prefix: &str| {
+        seen.iter().filter(|l| l.starts_with(prefix)).find_map(|l| {
+            l.split(" trace_id=")
+                .nth(1)
+                .map(|t| t.split(' ').next().unwrap().to_owned())
+        })
+    };
+    let sent = trace_of("aemp.cal (recorded)").unwrap_or_else(|| panic!("{seen:#?}"));
+    let handled = seen
+        .iter()
+        .filter(|l| l.starts_with("aemp.handle") && l.contains(&format!("port={}", echo.name())))
+        .find_map(|l| {
+            l.split(" trace_id=")
+                .nth(1)
+                .map(|t| t.split(' ').next().unwrap().to_owned())
+        });
+    let handled = handled
+        .or_else(|| trace_of("aemp.handle (recorded)"))
+        .unwrap_or_else(|| panic!("{seen:#?}"));
+    assert_eq!(sent.len(), 32, "{sent}");
+    assert_eq!(
+        handled, sent,
+        "the handler on node b is in the caller's trace: {seen:#?}"
+    );
     assert!(has(&["aemp.handshake", "peer="]), "{seen:#?}");
     for field in [
         "node=span-",

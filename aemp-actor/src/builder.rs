@@ -318,6 +318,7 @@ impl NodeBuilder {
                 Some(format!("{}", hb.interval.as_secs_f64())),
             )?;
         }
+        transport = transport.greeting_key(crate::trace::TRACE_KEY, Some("1".into()))?;
         if let Some(secret) = self.secret.take() {
             transport = transport.secret(secret);
         }

@@ -52,6 +52,7 @@ pub mod prelude;
 mod protocol;
 pub mod supervise;
 mod sync;
+pub mod trace;
 pub mod typed;
 mod wire;
 

@@ -40,6 +40,8 @@ impl Default for Heartbeat {
 pub(super) struct Link {
     pub(super) sender: Sender,
     pub(super) generation: u64,
+    /// The peer takes trace contexts (its greeting offered them).
+    pub(super) traced: bool,
 }
 
 impl Links {
@@ -55,6 +57,7 @@ impl Links {
             let theirs = Duration::try_from_secs_f64(theirs.parse::<f64>().ok()?).ok()?;
             Some((hb.interval, hb.timeout.max(theirs * 3)))
         });
+        let traced = conn.info().greeting.key(crate::trace::TRACE_KEY).is_some();
         let (sender, receiver) = conn.split();
         let generation = {
             let mut st = peer.state();
@@ -76,6 +79,7 @@ impl Links {
             st.link = Some(Link {
                 sender: sender.clone(),
                 generation,
+                traced,
             });
             let _ = self.events.send(NodeEvent::Up(peer.id.to_string()));
             generation

@@ -76,9 +76,24 @@ impl Call {
         };
         let mut msg = self.msg;
         msg.push(Value::from(&reply));
+        // The call's span; when it is wanted, the call carries a trace (the current one, or
+        // a new one) to aemp nodes, so the handler that answers shows in the same trace.
+        let span = tracing::debug_span!(
+            "aemp.cal",
+            port = %port,
+            trace_id = tracing::field::Empty,
+        );
+        let trace = (!span.is_disabled()).then(|| {
+            let ctx = crate::trace::current()
+                .map(|c| c.child())
+                .unwrap_or_else(crate::trace::TraceCtx::root);
+            span.record("trace_id", ctx.trace_hex());
+            ctx
+        });
+        let send = |port: &PortId, msg| crate::trace::within(trace, || self.node.snd(port, msg));
         match self.timeout {
             Some(after) => {
-                self.node.snd(&port, msg)?;
+                send(&port, msg)?;
                 match tokio::time::timeout(after, rx).await {
                     Ok(reply) => reply.map_err(|_| Error::Shutdown),
                     Err(_) => Err(Error::Timeout {
@@ -89,7 +104,7 @@ impl Call {
             }
             None => {
                 let death = self.node.monitor(&port);
-                self.node.snd(&port, msg)?;
+                send(&port, msg)?;
                 tokio::select! {
                     reply = rx => reply.map_err(|_| Error::Shutdown),
                     reason = death => Err(Error::Killed { port: port.to_string(), reason }),

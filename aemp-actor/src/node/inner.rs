@@ -391,6 +391,15 @@ impl LinkHost for NodeInner {
         };
         if name.is_empty() {
             return match raw.decode_body() {
+                // A trace context: for the next message on this link, not a request.
+                Ok(msg)
+                    if msg.first().and_then(Value::as_str) == Some(crate::trace::TRACE_REQUEST) =>
+                {
+                    if let Some(ctx) = crate::trace::TraceCtx::from_wire(&msg[1..]) {
+                        route.set_trace(ctx);
+                    }
+                    None
+                }
                 Ok(msg) => self.node_request(src, msg),
                 Err(e) => {
                     tracing::debug!(node = %src, error = %e, "skipped a node-port request that cannot be decoded");

@@ -98,7 +98,7 @@ impl HandlerSink {
     fn run(&self, node: &Node, port: &Port, handler: &Cell<BoxHandler>, msg: Vec<Value>) {
         // One span per handled message (its busy time is the handler's); the fields are
         // only computed when a subscriber wants the span.
-        let _span = tracing::debug_span!(
+        let span = tracing::debug_span!(
             "aemp.handle",
             node = node.id(),
             port = port.id.name(),
@@ -106,8 +106,14 @@ impl HandlerSink {
                 .first()
                 .and_then(aemp_transport::Value::as_str)
                 .unwrap_or(""),
-        )
-        .entered();
+            trace_id = tracing::field::Empty,
+        );
+        if !span.is_disabled() {
+            if let Some(ctx) = crate::trace::current() {
+                span.record("trace_id", ctx.trace_hex());
+            }
+        }
+        let _span = span.entered();
         let ctx = Ctx::new(node, &port.id);
         let outcome = run_fallible(|| {
             let mut f = lock(handler);
@@ -215,8 +221,17 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
                 if port.is_dead() {
                     break;
                 }
+                let (trace, msg) = match msg {
+                    Body::Traced(t) => {
+                        let (ctx, body) = *t;
+                        (Some(ctx), body)
+                    }
+                    other => (None, other),
+                };
                 match msg.into_values() {
-                    Ok(msg) => sink.handle(&node, &port, msg, &mut memo),
+                    Ok(msg) => {
+                        crate::trace::within(trace, || sink.handle(&node, &port, msg, &mut memo))
+                    }
                     Err(e) => {
                         tracing::debug!(port = %port.id, error = %e, "skipped a message that cannot be decoded")
                     }

@@ -32,6 +32,8 @@ pub(crate) use table::PortTable;
 pub(crate) enum Body {
     Values(Vec<Value>),
     Raw(RawMessage),
+    /// A message that came with a trace context (boxed: most do not).
+    Traced(Box<(crate::trace::TraceCtx, Body)>),
 }
 
 impl Body {
@@ -41,6 +43,7 @@ impl Body {
         match self {
             Body::Values(values) => Ok(values),
             Body::Raw(raw) => raw.decode_body(),
+            Body::Traced(t) => t.1.into_values(),
         }
     }
 }

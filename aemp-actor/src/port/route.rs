@@ -18,6 +18,8 @@ const GATHER: usize = 64;
 pub(crate) struct Route {
     port: Option<Arc<Port>>,
     pending: Vec<Body>,
+    /// The trace context the peer sent for its next message.
+    trace: Option<crate::trace::TraceCtx>,
 }
 
 impl Route {
@@ -42,11 +44,20 @@ impl Route {
         if self.port.is_none() {
             return Err(msg);
         }
-        self.pending.push(Body::Raw(msg));
+        let body = Body::Raw(msg);
+        self.pending.push(match self.trace.take() {
+            Some(ctx) => Body::Traced(Box::new((ctx, body))),
+            None => body,
+        });
         if self.pending.len() >= GATHER {
             self.flush(host, src);
         }
         Ok(())
+    }
+
+    /// The peer's trace context for its next message.
+    pub(crate) fn set_trace(&mut self, ctx: crate::trace::TraceCtx) {
+        self.trace = Some(ctx);
     }
 
     /// Hands what was gathered to its port.
