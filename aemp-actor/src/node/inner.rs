@@ -400,7 +400,11 @@ impl LinkHost for NodeInner {
                     }
                     None
                 }
-                Ok(msg) => self.node_request(src, msg),
+                Ok(msg) => {
+                    // A context was for this request: node-port requests are not traced.
+                    route.clear_trace();
+                    self.node_request(src, msg)
+                }
                 Err(e) => {
                     tracing::debug!(node = %src, error = %e, "skipped a node-port request that cannot be decoded");
                     None

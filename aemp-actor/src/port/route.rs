@@ -60,6 +60,11 @@ impl Route {
         self.trace = Some(ctx);
     }
 
+    /// Forgets the peer's trace context (its message was not one a port handles).
+    pub(crate) fn clear_trace(&mut self) {
+        self.trace = None;
+    }
+
     /// Hands what was gathered to its port.
     pub(crate) fn flush(&mut self, host: &dyn Host, src: &str) {
         if self.pending.is_empty() {
