@@ -72,22 +72,7 @@ async fn stats_count_links_ports_and_queues() {
 }
 
 async fn run_node(rc: &std::path::Path, id: &str, seeds: &[&str]) -> RunNode {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aemp"));
-    cmd.args([
-        "run",
-        "--node-id",
-        id,
-        "--bind",
-        "127.0.0.1:0",
-        "--secret",
-        "obs secret",
-    ]);
-    for s in seeds {
-        cmd.args(["--seed", s]);
-    }
-    cmd.env("AEMP_RC", rc.join("rc"))
-        .env_remove("PERL_ANYEVENT_MP_RC");
-    RunNode::start(cmd).await
+    RunNode::node(rc, id, "obs secret", seeds).await
 }
 
 fn aemp(rc: &std::path::Path, args: &[&str]) -> tokio::process::Command {

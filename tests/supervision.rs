@@ -261,23 +261,7 @@ async fn a_child_that_does_not_confirm_its_stop_is_given_up_after_its_timeout() 
 
 /// `aemp run` nodes for the remote children, with the test node's secret.
 async fn run_node(rc: &std::path::Path, id: &str, seeds: &[&str]) -> RunNode {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_aemp"));
-    cmd.args([
-        "run",
-        "--node-id",
-        id,
-        "--bind",
-        "127.0.0.1:0",
-        "--secret",
-        "test secret",
-    ]);
-    for seed in seeds {
-        cmd.args(["--seed", seed]);
-    }
-    cmd.env("AEMP_RC", rc.join("rc"))
-        .env_remove("PERL_ANYEVENT_MP_RC")
-        .env_remove("AEMP_LOG");
-    RunNode::start(cmd).await
+    RunNode::node(rc, id, "test secret", seeds).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,6 +20,28 @@ pub struct RunNode {
 }
 
 impl RunNode {
+    /// `aemp run --node-id ID --bind 127.0.0.1:0 --secret SECRET [--seed S]...` with the rc
+    /// file in `rc` (a test's own directory), started.
+    pub async fn node(rc: &std::path::Path, id: &str, secret: &str, seeds: &[&str]) -> RunNode {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aemp"));
+        cmd.args([
+            "run",
+            "--node-id",
+            id,
+            "--bind",
+            "127.0.0.1:0",
+            "--secret",
+            secret,
+        ]);
+        for seed in seeds {
+            cmd.args(["--seed", seed]);
+        }
+        cmd.env("AEMP_RC", rc.join("rc"))
+            .env_remove("PERL_ANYEVENT_MP_RC")
+            .env_remove("AEMP_LOG");
+        RunNode::start(cmd).await
+    }
+
     /// Starts `cmd` (an `aemp run ...` command, kill-on-drop) and waits for its
     /// `aemp run: node ID listening on ADDR` line.
     pub async fn start(mut cmd: Command) -> RunNode {
