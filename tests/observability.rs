@@ -334,6 +334,10 @@ async fn spans_of_handshakes_links_and_handled_messages() {
     let handled = handled
         .or_else(|| trace_of("aemp.handle (recorded)"))
         .unwrap_or_else(|| panic!("{seen:#?}"));
+    assert!(
+        has(&["aemp.handle (recorded)", "wait_us="]),
+        "the mailbox wait: {seen:#?}"
+    );
     assert_eq!(sent.len(), 32, "{sent}");
     assert_eq!(
         handled, sent,

@@ -19,6 +19,11 @@ use crate::sync::{hand_to_idle_worker, lock, run_fallible};
 use crate::wire;
 use crate::PortId;
 
+thread_local! {
+    /// When the message a handler is about to get was queued (while someone observes).
+    static QUEUED_AT: std::cell::Cell<Option<std::time::Instant>> = const { std::cell::Cell::new(None) };
+}
+
 /// A spawned port's init function, and who waits for it to have run.
 pub(crate) struct Start {
     pub(crate) init: BoxStart,
@@ -107,10 +112,14 @@ impl HandlerSink {
                 .and_then(aemp_transport::Value::as_str)
                 .unwrap_or(""),
             trace_id = tracing::field::Empty,
+            wait_us = tracing::field::Empty,
         );
         if !span.is_disabled() {
             if let Some(ctx) = crate::trace::current() {
                 span.record("trace_id", ctx.trace_hex());
+            }
+            if let Some(at) = QUEUED_AT.with(|q| q.take()) {
+                span.record("wait_us", at.elapsed().as_secs_f64() * 1e6);
             }
         }
         let _span = span.entered();
@@ -128,6 +137,12 @@ impl HandlerSink {
 
 impl Sink for HandlerSink {
     fn deliver(&self, port: &Arc<Port>, host: &dyn Host, _src: &str, msg: Body) {
+        // Observed: note when it was queued, for the handler span's mailbox wait.
+        let msg = if tracing::enabled!(tracing::Level::DEBUG) {
+            msg.queued_now()
+        } else {
+            msg
+        };
         match self.mailbox.push(msg) {
             Pushed::Start => host.spawn_drain(port.clone()),
             Pushed::Burst => hand_to_idle_worker(),
@@ -136,6 +151,12 @@ impl Sink for HandlerSink {
     }
 
     fn deliver_many(&self, port: &Arc<Port>, host: &dyn Host, _src: &str, msgs: &mut Vec<Body>) {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            for msg in msgs.iter_mut() {
+                let body = std::mem::replace(msg, Body::Values(Vec::new()));
+                *msg = body.queued_now();
+            }
+        }
         match self.mailbox.push_many(msgs) {
             Pushed::Start => host.spawn_drain(port.clone()),
             Pushed::Burst => hand_to_idle_worker(),
@@ -221,17 +242,18 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
                 if port.is_dead() {
                     break;
                 }
-                let (trace, msg) = match msg {
-                    Body::Traced(t) => {
-                        let (ctx, body) = *t;
-                        (Some(ctx), body)
+                let (trace, queued_at, msg) = match msg {
+                    Body::Noted(n) => {
+                        let n = *n;
+                        (n.trace, n.queued_at, n.body)
                     }
-                    other => (None, other),
+                    other => (None, None, other),
                 };
                 match msg.into_values() {
-                    Ok(msg) => {
-                        crate::trace::within(trace, || sink.handle(&node, &port, msg, &mut memo))
-                    }
+                    Ok(msg) => crate::trace::within(trace, || {
+                        QUEUED_AT.with(|q| q.set(queued_at));
+                        sink.handle(&node, &port, msg, &mut memo)
+                    }),
                     Err(e) => {
                         tracing::debug!(port = %port.id, error = %e, "skipped a message that cannot be decoded")
                     }

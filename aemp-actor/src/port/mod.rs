@@ -32,8 +32,35 @@ pub(crate) use table::PortTable;
 pub(crate) enum Body {
     Values(Vec<Value>),
     Raw(RawMessage),
-    /// A message that came with a trace context (boxed: most do not).
-    Traced(Box<(crate::trace::TraceCtx, Body)>),
+    /// A message with notes for observing it (boxed: most have none).
+    Noted(Box<Notes>),
+}
+
+/// What is noted of a message while someone observes: the trace it came with, and when it
+/// was queued (for the handler span's mailbox wait).
+#[derive(Debug)]
+pub(crate) struct Notes {
+    pub(crate) trace: Option<crate::trace::TraceCtx>,
+    pub(crate) queued_at: Option<std::time::Instant>,
+    pub(crate) body: Body,
+}
+
+impl Body {
+    /// This body, noted as queued now.
+    pub(crate) fn queued_now(self) -> Body {
+        let now = Some(std::time::Instant::now());
+        match self {
+            Body::Noted(mut n) => {
+                n.queued_at = now;
+                Body::Noted(n)
+            }
+            body => Body::Noted(Box::new(Notes {
+                trace: None,
+                queued_at: now,
+                body,
+            })),
+        }
+    }
 }
 
 impl Body {
@@ -43,7 +70,7 @@ impl Body {
         match self {
             Body::Values(values) => Ok(values),
             Body::Raw(raw) => raw.decode_body(),
-            Body::Traced(t) => t.1.into_values(),
+            Body::Noted(n) => n.body.into_values(),
         }
     }
 }

@@ -46,7 +46,11 @@ impl Route {
         }
         let body = Body::Raw(msg);
         self.pending.push(match self.trace.take() {
-            Some(ctx) => Body::Traced(Box::new((ctx, body))),
+            Some(ctx) => Body::Noted(Box::new(super::Notes {
+                trace: Some(ctx),
+                queued_at: None,
+                body,
+            })),
             None => body,
         });
         if self.pending.len() >= GATHER {
