@@ -28,6 +28,7 @@ mod config;
 mod connection;
 mod error;
 mod handshake;
+mod receiver;
 mod serde_impl;
 mod stream;
 mod value;
@@ -40,12 +41,13 @@ pub use config::{
     check_node_id, random_node_id, random_node_suffix, Config, DEFAULT_MONITOR_TIMEOUT,
     DEFAULT_SEND_BUFFER_LIMIT,
 };
-pub use connection::{Connection, PeerInfo, Receiver, Sender, Traffic};
+pub use connection::{Connection, PeerInfo, Sender};
 pub use error::Error;
 pub use handshake::auth::{hmac_sha3_512_hex, sha3_512_hex, AuthMethod, UnknownAuthMethod};
 pub use handshake::greeting::{Greeting, MAX_LINE, PROTOCOL, PROTOCOL_VERSION};
 pub use handshake::tls::TlsIdentity;
 pub use handshake::{accept, connect, handshake};
+pub use receiver::{Receiver, Traffic};
 pub use stream::{BoxRead, BoxWrite, Prefixed, Transportable};
 pub use value::Value;
 pub use value_serde::{from_value, to_value, ValueError};
