@@ -250,10 +250,16 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
                     other => (None, None, other),
                 };
                 match msg.into_values() {
-                    Ok(msg) => crate::trace::within(trace, || {
+                    Ok(msg) => {
                         QUEUED_AT.with(|q| q.set(queued_at));
-                        sink.handle(&node, &port, msg, &mut memo)
-                    }),
+                        match trace {
+                            // Only a traced message changes the thread's trace.
+                            Some(_) => crate::trace::within(trace, || {
+                                sink.handle(&node, &port, msg, &mut memo)
+                            }),
+                            None => sink.handle(&node, &port, msg, &mut memo),
+                        }
+                    }
                     Err(e) => {
                         tracing::debug!(port = %port.id, error = %e, "skipped a message that cannot be decoded")
                     }

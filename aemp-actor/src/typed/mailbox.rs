@@ -117,7 +117,6 @@ impl<M: Message> Sink for SharedMailbox<M> {
             .and_then(Value::to_text)
             .filter(|p| p.contains('#'))
             .map(|p| p.into_owned());
-        let tag = msg.first().and_then(Value::to_text).map(|t| t.into_owned());
         // References in the message come out bound to this node.
         match crate::node::in_node(&self.0.node, || M::from_values(msg)) {
             Ok((msg, rest)) => {
@@ -128,7 +127,8 @@ impl<M: Message> Sink for SharedMailbox<M> {
                 self.0.push(src, Envelope { msg, reply });
             }
             Err(e) => {
-                tracing::warn!(port = %self.0.id, node = src, tag = tag.as_deref().unwrap_or(""), error = %e, "message does not fit the actor's type, answered with an error");
+                // (The error names the tag and the field.)
+                tracing::warn!(port = %self.0.id, node = src, error = %e, "message does not fit the actor's type, answered with an error");
                 if let Some(reply) = cal_reply {
                     let answer = vec![
                         Value::from("error"),
