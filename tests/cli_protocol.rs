@@ -91,6 +91,18 @@ impl Rc {
         }
     }
 
+    /// Starts `aemp mon --seed ADDR PORT` and waits until its monitor is armed.
+    async fn armed_mon(&self, addr: &str, port: &str) -> Child {
+        let mut mon = self
+            .command(&["mon", "--seed", addr, port])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        armed(&mut mon).await;
+        mon
+    }
+
     /// Starts `aemp run ARGS...` and waits for its `listening` line.
     async fn run(&self, args: &[&str]) -> RunNode {
         let mut all = vec!["run"];
@@ -156,13 +168,7 @@ async fn run_a_profile_and_snd_cal_mon_nodes_lookup_against_it() {
 
     // mon: waits for the death and prints the reason.
     node.drain_log();
-    let mut mon = rc
-        .command(&["mon", "--seed", &addr, &seq])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    armed(&mut mon).await;
+    let mon = rc.armed_mon(&addr, &seq).await;
     let seq_name = seq.split_once('#').unwrap().1.to_owned();
     assert_eq!(
         rc.ok(&["snd", "--seed", &addr, "cli-srv", "kil1", &seq_name, "boom", "now"])
@@ -647,13 +653,7 @@ async fn cal_snd_mon_lookup_against_the_perl_peer() {
 
     // mon on the echo port; the peer kills it.
     peer.drain();
-    let mut mon = rc
-        .command(&["mon", "--seed", &addr, "perlcli#echo"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    armed(&mut mon).await;
+    let mon = rc.armed_mon(&addr, "perlcli#echo").await;
     assert_eq!(
         rc.ok(&[&format!(
             r#"["snd", "--seed", "{addr}", "perlcli", "kil1", "echo", "gone", 7]"#
@@ -814,13 +814,7 @@ async fn spawn_kil_bench_input_and_rpc() {
     .await;
 
     // kil: the reason reaches the port's monitors.
-    let mut mon = rc
-        .command(&["mon", "--seed", &addr, &sink])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    armed(&mut mon).await;
+    let mon = rc.armed_mon(&addr, &sink).await;
     assert_eq!(
         rc.ok(&[&format!(
             r#"["kil", "--seed", "{addr}", "{sink}", "overloaded", 9]"#
