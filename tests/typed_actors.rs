@@ -488,3 +488,109 @@ async fn every_port_argument_takes_ids_references_and_text() {
     assert_eq!(reason[0], Value::from("no_such_port"), "{reason:?}");
     assert!(node.cal("#nonsense", msg![]).await.is_err());
 }
+
+struct Gated {
+    gate: std::sync::Arc<tokio::sync::Semaphore>,
+    seen: Vec<u32>,
+}
+
+#[actor]
+impl Gated {
+    async fn item(&mut self, n: u32) {
+        let _pass = self.gate.acquire().await.unwrap();
+        self.seen.push(n);
+    }
+
+    async fn seen(&mut self) -> Vec<u32> {
+        self.seen.clone()
+    }
+}
+
+/// Messages from the network never wait for a full typed mailbox (the connection carries
+/// other ports' messages): they queue past its capacity, in order, up to
+/// `OVERFLOW_FACTOR` times it; what comes beyond is dropped, and the link carries on.
+#[tokio::test]
+async fn network_messages_queue_past_a_full_mailbox_up_to_its_bound() {
+    let (a, b) = pair("overflow-a", "overflow-b").await;
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let capacity = 2;
+    let actor = b.spawn_actor_with_capacity(
+        Gated {
+            gate: gate.clone(),
+            seen: Vec::new(),
+        },
+        capacity,
+    );
+    let bound = capacity * aemp::kernel::typed::OVERFLOW_FACTOR;
+    for n in 0..(bound as u32 + 100) {
+        a.snd(actor.id(), msg!["item", n]).unwrap();
+    }
+    // Everything before it on the link has been routed once this arrives.
+    let (sync, mut synced) = inbox(&b);
+    a.snd(&sync, msg!["sync"]).unwrap();
+    synced.next().await;
+    gate.add_permits(1 << 20);
+    let seen = within("the actor", actor.ask(GatedMsg::seen()))
+        .await
+        .unwrap();
+    // The handler may have taken the first item before the rest arrived.
+    assert!(
+        seen.len() == bound || seen.len() == bound + 1,
+        "{} handled",
+        seen.len()
+    );
+    assert_eq!(seen, (0..seen.len() as u32).collect::<Vec<_>>());
+    a.snd(actor.id(), msg!["item", 7777]).unwrap();
+    a.snd(&sync, msg!["sync"]).unwrap();
+    synced.next().await;
+    let seen = within("the actor", actor.ask(GatedMsg::seen()))
+        .await
+        .unwrap();
+    assert_eq!(seen.last(), Some(&7777));
+}
+
+/// Local senders that find the mailbox full wait their turn, and none is lost.
+#[tokio::test]
+async fn local_senders_wait_for_room_in_turn() {
+    let node = Node::builder()
+        .node_id("typed-senders")
+        .start()
+        .await
+        .unwrap();
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let actor = node.spawn_actor_with_capacity(
+        Gated {
+            gate: gate.clone(),
+            seen: Vec::new(),
+        },
+        1,
+    );
+    let senders: Vec<_> = (0..4u32)
+        .map(|s| {
+            let actor = actor.clone();
+            tokio::spawn(async move {
+                for i in 0..50 {
+                    actor.send(GatedMsg::Item(s * 1000 + i)).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    gate.add_permits(1 << 20);
+    for s in senders {
+        within("a sender", s).await.unwrap();
+    }
+    let seen = within("the actor", actor.ask(GatedMsg::seen()))
+        .await
+        .unwrap();
+    assert_eq!(seen.len(), 200);
+    for s in 0..4 {
+        let mine: Vec<u32> = seen.iter().copied().filter(|n| n / 1000 == s).collect();
+        assert_eq!(mine, (0..50).map(|i| s * 1000 + i).collect::<Vec<_>>());
+    }
+    actor.kil(msg!["bye"]).unwrap();
+    within("the kill", actor.monitor()).await;
+    assert!(matches!(
+        actor.ask(GatedMsg::seen()).await,
+        Err(aemp::Error::NoReply { .. })
+    ));
+}

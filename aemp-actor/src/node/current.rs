@@ -1,27 +1,28 @@
 //! The node whose code runs on this thread: what typed references found in its messages are
 //! bound to, and what an unbound one sends through.
 
-use std::cell::RefCell;
-
 use super::{Node, WeakNode};
 
-thread_local! {
+scoped_tls::scoped_thread_local! {
     /// The node whose code runs on this thread (a handler, an actor, decoding a message it
     /// received): references deserialized here are bound to it, and unbound ones send
-    /// through it.
-    static CURRENT: RefCell<Option<WeakNode>> = const { RefCell::new(None) };
+    /// through it. Scoped: setting it borrows the node (no reference count to touch on
+    /// each poll of an actor), and the previous one is back when the scope ends, panics
+    /// included.
+    static CURRENT: WeakNode
 }
 
 /// Runs `f` as code of `node` (see `CURRENT`).
 pub(crate) fn in_node<T>(node: &WeakNode, f: impl FnOnce() -> T) -> T {
-    let before = CURRENT.with(|d| d.replace(Some(node.clone())));
-    let out = f();
-    CURRENT.with(|d| *d.borrow_mut() = before);
-    out
+    CURRENT.set(node, f)
 }
 
 pub(crate) fn current_node() -> Option<Node> {
-    CURRENT.with(|n| n.borrow().as_ref().and_then(WeakNode::upgrade))
+    if CURRENT.is_set() {
+        CURRENT.with(WeakNode::upgrade)
+    } else {
+        None
+    }
 }
 
 pin_project_lite::pin_project! {

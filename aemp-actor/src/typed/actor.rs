@@ -1,25 +1,22 @@
 //! Actors: a struct, its handlers, a bounded mailbox and one task.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
-use std::task::Poll;
+use std::sync::Arc;
 
 use aemp_transport::Value;
-use futures::task::AtomicWaker;
 use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::actor_ref::{ActorRef, IntoReason};
-use super::mailbox::{Envelope, Mailbox, Overflow, ReplyTo, SharedMailbox};
+use super::mailbox::{Mailbox, Next, ReplyTo, SharedMailbox};
 use super::Message;
 use crate::error::BoxError;
 use crate::node::{InNode, Node};
-use crate::sync::{lock, panic_text};
+use crate::sync::panic_text;
 use crate::wire::die;
 use crate::{Error, NodeBuilder, PortId};
 
@@ -193,17 +190,14 @@ impl Node {
     }
 
     /// The mailbox of the typed actor `id` if it is on this node and takes `M`.
-    pub(crate) fn typed_mailbox<M: Message>(
-        &self,
-        id: &PortId,
-    ) -> Option<mpsc::Sender<Envelope<M>>> {
+    pub(crate) fn typed_mailbox<M: Message>(&self, id: &PortId) -> Option<Arc<Mailbox<M>>> {
         if id.node() != self.id() {
             return None;
         }
         let port = self.local_port(id.name())?;
         port.sink()
             .as_any()
-            .downcast_ref::<mpsc::Sender<Envelope<M>>>()
+            .downcast_ref::<Arc<Mailbox<M>>>()
             .cloned()
     }
 }
@@ -246,62 +240,37 @@ fn start<A: Actor>(
     started: Option<oneshot::Sender<()>>,
 ) -> Option<ActorRef<A::Msg>> {
     let capacity = capacity.max(1);
-    let (tx, rx) = mpsc::channel(capacity);
-    let (exits, exits_rx) = mpsc::unbounded_channel();
     let id = PortId::new(node.id(), &name);
-    let mailbox = Arc::new(Mailbox {
-        id: id.clone(),
-        node: node.weak(),
-        tx: tx.clone(),
-        overflow: Mutex::new(Overflow {
-            queue: VecDeque::new(),
-            draining: false,
-        }),
-        limit: capacity.saturating_mul(OVERFLOW_FACTOR),
-        is_killed: std::sync::atomic::AtomicBool::new(false),
-        kill_waker: AtomicWaker::new(),
-        exits,
-        handled: std::sync::atomic::AtomicU64::new(0),
-        kill_reason: Mutex::new(None),
-    });
+    let mailbox = Arc::new(Mailbox::new(
+        id.clone(),
+        node.weak(),
+        capacity,
+        capacity.saturating_mul(OVERFLOW_FACTOR),
+    ));
     node.sink_port(Some(name), SharedMailbox(mailbox.clone()))?;
-    let port = ActorRef::local(id, node, tx);
+    let port = ActorRef::local(id, node, mailbox.clone());
     let ctx = ActorCtx {
         node: node.clone(),
         me: port.clone(),
         stop: None,
     };
+    // The actor's code runs as its node's (references it handles send through it).
     node.runtime()
-        .spawn(run(init, started, ctx, (rx, exits_rx), mailbox));
+        .spawn(InNode::new(node.weak(), run(init, started, ctx, mailbox)));
     Some(port)
-}
-
-/// An actor's mail, and the deaths of the ports linked with it (while it traps exits).
-type Inboxes<M> = (
-    mpsc::Receiver<Envelope<M>>,
-    mpsc::UnboundedReceiver<(PortId, Vec<Value>)>,
-);
-
-/// What the actor's loop takes next.
-enum Next<M> {
-    Mail(Envelope<M>),
-    Exit(PortId, Vec<Value>),
-    Killed,
-    Closed,
 }
 
 async fn run<A: Actor>(
     init: impl FnOnce() -> Result<A, BoxError>,
     started: Option<oneshot::Sender<()>>,
     mut ctx: ActorCtx<A>,
-    (mut rx, mut exits): Inboxes<A::Msg>,
     mailbox: Arc<Mailbox<A::Msg>>,
 ) {
     let mut actor = match crate::sync::run_fallible(init) {
         Ok(actor) => actor,
         Err(e) => {
             tracing::warn!(port = %ctx.me.id(), error = %e, "actor init failed");
-            rx.close();
+            mailbox.close();
             ctx.node.kill_local(ctx.me.id(), die(e));
             drop(started);
             return;
@@ -310,10 +279,9 @@ async fn run<A: Actor>(
     if let Some(started) = started {
         let _ = started.send(());
     }
-    // The actor's code runs as its node's (references it handles send through it).
-    let me = ctx.node.weak();
+    let mut handled = 0u64;
     let reason = 'life: {
-        if let Err(p) = AssertUnwindSafe(InNode::new(me.clone(), actor.started(&mut ctx)))
+        if let Err(p) = AssertUnwindSafe(actor.started(&mut ctx))
             .catch_unwind()
             .await
         {
@@ -323,40 +291,12 @@ async fn run<A: Actor>(
             if let Some(reason) = ctx.stop.take() {
                 break 'life reason;
             }
-            if mailbox.is_killed.load(std::sync::atomic::Ordering::Acquire) {
-                break 'life lock(&mailbox.kill_reason).take().unwrap_or_default();
-            }
-            // The port's kill, a linked port's death, or the next message: one poll when
-            // something is there.
-            let next = std::future::poll_fn(|cx| {
-                let killed = || mailbox.is_killed.load(std::sync::atomic::Ordering::Acquire);
-                if killed() {
-                    return Poll::Ready(Next::Killed);
-                }
-                if let Ok((port, reason)) = exits.try_recv() {
-                    return Poll::Ready(Next::Exit(port, reason));
-                }
-                if let Poll::Ready(env) = rx.poll_recv(cx) {
-                    return Poll::Ready(env.map_or(Next::Closed, Next::Mail));
-                }
-                // Nothing yet: wait for any of the three. The kill's waker is registered
-                // before the flag is read again, so a kill cannot slip between.
-                mailbox.kill_waker.register(cx.waker());
-                if killed() {
-                    return Poll::Ready(Next::Killed);
-                }
-                match exits.poll_recv(cx) {
-                    Poll::Ready(Some((port, reason))) => Poll::Ready(Next::Exit(port, reason)),
-                    _ => Poll::Pending,
-                }
-            })
-            .await;
-            let env = match next {
+            // The port's kill, a linked port's death, or the next message.
+            let env = match std::future::poll_fn(|cx| mailbox.poll_next(cx)).await {
                 Next::Mail(env) => env,
-                Next::Closed => break 'life Vec::new(),
-                Next::Killed => break 'life lock(&mailbox.kill_reason).take().unwrap_or_default(),
+                Next::Killed(reason) => break 'life reason,
                 Next::Exit(port, reason) => {
-                    let hook = InNode::new(me.clone(), actor.on_link_died(&mut ctx, port, reason));
+                    let hook = actor.on_link_died(&mut ctx, port, reason);
                     if let Err(p) = AssertUnwindSafe(hook).catch_unwind().await {
                         break 'life die(panic_text(p));
                     }
@@ -371,14 +311,15 @@ async fn run<A: Actor>(
                 actor = std::any::type_name::<A>(),
             );
             let outcome = tracing::Instrument::instrument(
-                AssertUnwindSafe(InNode::new(me.clone(), actor.handle(&mut ctx, env.msg)))
-                    .catch_unwind(),
+                AssertUnwindSafe(actor.handle(&mut ctx, env.msg)).catch_unwind(),
                 span,
             )
             .await;
+            // Only this task counts: a store, not a read-modify-write.
+            handled += 1;
             mailbox
                 .handled
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                .store(handled, std::sync::atomic::Ordering::Relaxed);
             let reply = match outcome {
                 Ok(Ok(reply)) => reply,
                 Ok(Err(e)) => break 'life die(e),
@@ -397,13 +338,13 @@ async fn run<A: Actor>(
             }
         }
     };
-    if AssertUnwindSafe(InNode::new(me.clone(), actor.stopped(&mut ctx, &reason)))
+    if AssertUnwindSafe(actor.stopped(&mut ctx, &reason))
         .catch_unwind()
         .await
         .is_err()
     {
         tracing::warn!(port = %ctx.me.id(), "the stopped hook panicked");
     }
-    rx.close();
+    mailbox.close();
     ctx.node.kill_local(ctx.me.id(), reason);
 }

@@ -2,21 +2,16 @@
 //! id.
 
 use std::fmt;
-use std::time::Duration;
+use std::sync::Arc;
 
 use aemp_transport::Value;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use tokio::sync::{mpsc, oneshot};
 
-use super::ask::{Ask, Started};
-use super::mailbox::{Envelope, ReplyTo};
+use super::ask::{Ask, Route};
+use super::mailbox::{Envelope, Mailbox, Refused, ReplyTo};
 use super::{Message, Request};
 use crate::node::{current_node, Node, WeakNode};
 use crate::{Error, PortId};
-
-/// How long an `ask` of a remote port waits for its reply unless given [`Ask::timeout`]
-/// (AnyEvent::MP's `cal` default).
-pub const DEFAULT_ASK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A reference to a port that takes messages of type `M`, on this node or any other: the
 /// same calls work for both ([`tell`](ActorRef::tell), [`send`](ActorRef::send),
@@ -42,7 +37,7 @@ pub struct ActorRef<M> {
     /// The node messages go through, when the reference was made by one.
     node: Option<WeakNode>,
     /// A local typed actor's mailbox.
-    local: Option<mpsc::Sender<Envelope<M>>>,
+    local: Option<Arc<Mailbox<M>>>,
 }
 
 impl<M> ActorRef<M> {
@@ -56,11 +51,11 @@ impl<M> ActorRef<M> {
         }
     }
 
-    pub(crate) fn local(id: PortId, node: &Node, tx: mpsc::Sender<Envelope<M>>) -> Self {
+    pub(crate) fn local(id: PortId, node: &Node, mailbox: Arc<Mailbox<M>>) -> Self {
         ActorRef {
             id,
             node: Some(node.weak()),
-            local: Some(tx),
+            local: Some(mailbox),
         }
     }
 
@@ -96,15 +91,15 @@ impl<M: Message> ActorRef<M> {
     /// message back; a remote port gets it as AnyEvent::MP's `snd` would send it (never
     /// blocks; see `docs/semantics.md` for delivery).
     pub fn tell(&self, msg: M) -> Result<(), TellError<M>> {
-        if let Some(tx) = &self.local {
-            return tx
-                .try_send(Envelope {
+        if let Some(mailbox) = &self.local {
+            return mailbox
+                .try_push(Envelope {
                     msg,
                     reply: ReplyTo::None,
                 })
                 .map_err(|e| match e {
-                    mpsc::error::TrySendError::Full(env) => TellError::Full(env.msg),
-                    mpsc::error::TrySendError::Closed(env) => TellError::Closed(env.msg),
+                    Refused::Full(env) => TellError::Full(env.msg),
+                    Refused::Closed(env) => TellError::Closed(env.msg),
                 });
         }
         self.send_remote(msg)
@@ -113,14 +108,14 @@ impl<M: Message> ActorRef<M> {
     /// Queues `msg`, waiting while a local actor's mailbox is full (backpressure); the
     /// message comes back if the actor stopped. To a remote port, as [`ActorRef::tell`].
     pub async fn send(&self, msg: M) -> Result<(), TellError<M>> {
-        if let Some(tx) = &self.local {
-            return tx
+        if let Some(mailbox) = &self.local {
+            return mailbox
                 .send(Envelope {
                     msg,
                     reply: ReplyTo::None,
                 })
                 .await
-                .map_err(|e| TellError::Closed(e.0.msg));
+                .map_err(|env| TellError::Closed(env.msg));
         }
         self.send_remote(msg)
     }
@@ -137,64 +132,16 @@ impl<M: Message> ActorRef<M> {
     /// (`Count::get()` for a variant with `#[message(reply = u64)]`: a `u64`).
     ///
     /// A remote port gets a `cal`: the message with a reply port appended, as Perl's `cal`
-    /// sends it; the ask gives up after [`DEFAULT_ASK_TIMEOUT`] (a port that never answers)
+    /// sends it; the ask gives up after [`DEFAULT_ASK_TIMEOUT`](super::DEFAULT_ASK_TIMEOUT) (a port that never answers)
     /// and fails at once if the port dies or its node is lost. A local actor's ask waits
     /// like a function call, and fails if the actor stops first. [`Ask::timeout`] sets a
     /// limit for either.
-    pub fn ask<Q: Request<Msg = M>>(&self, request: Q) -> Ask<Q::Reply> {
-        let msg = request.into_message();
-        let Some(tx) = self.local.clone() else {
-            let node = self.node();
-            let id = self.id.clone();
-            return Ask::new(
-                self.id.clone(),
-                Some(DEFAULT_ASK_TIMEOUT),
-                Box::new(move |_: &PortId| {
-                    let node = match node {
-                        Ok(node) => node,
-                        Err(e) => return Started::Failed(e),
-                    };
-                    Started::Exchange(Box::pin(async move {
-                        let values = msg.into_values().map_err(Error::Message)?;
-                        let mut reply = node.cal(&id, values).await?;
-                        Ok(if reply.is_empty() {
-                            Value::Null
-                        } else {
-                            reply.swap_remove(0)
-                        })
-                    }))
-                }),
-            );
+    pub fn ask<Q: Request<Msg = M>>(&self, request: Q) -> Ask<'_, M, Q::Reply> {
+        let route = match &self.local {
+            Some(mailbox) => Route::Local(mailbox),
+            None => Route::Remote(self.node()),
         };
-        Ask::new(
-            self.id.clone(),
-            None,
-            Box::new(move |port: &PortId| {
-                let (reply_tx, reply_rx) = oneshot::channel();
-                let env = Envelope {
-                    msg,
-                    reply: ReplyTo::Local(reply_tx),
-                };
-                // The mailbox has room (the common case): no future to build.
-                match tx.try_send(env) {
-                    Ok(()) => Started::Waiting(reply_rx),
-                    Err(mpsc::error::TrySendError::Full(env)) => {
-                        let no_reply = Error::NoReply {
-                            port: port.to_string(),
-                        };
-                        Started::Exchange(Box::pin(async move {
-                            if tx.send(env).await.is_err() {
-                                return Err(no_reply);
-                            }
-                            reply_rx.await.map_err(|_| no_reply)
-                        }))
-                    }
-                    Err(mpsc::error::TrySendError::Closed(_)) => Started::Failed(Error::NoReply {
-                        port: port.to_string(),
-                    }),
-                }
-            }),
-        )
+        Ask::new(&self.id, route, request.into_message())
     }
 
     /// Links this port with `other` (see [`Node::link`]).

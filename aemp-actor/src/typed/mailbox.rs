@@ -1,13 +1,23 @@
-//! The mailbox behind a typed port, as the kernel sees it: messages from the network are
-//! decoded here and queued in order, without ever blocking the connection that brought them.
+//! The mailbox of a typed actor: one queue, under one lock, for everything that reaches the
+//! actor (its mail, the deaths of linked ports, its kill) and one waker for the actor.
+//!
+//! Local senders are bounded by the capacity (`tell` fails when it is reached, `send().await`
+//! waits, in turn); messages from the network never wait — a connection carries the messages
+//! of many ports and must not stall for one slow actor — and may fill the queue up to
+//! `capacity × OVERFLOW_FACTOR`, in order with the rest; past that they are dropped and
+//! logged. One lock held for a push or a pop, and one waker taken at a time, is less work
+//! per message than a bounded channel's semaphore plus two further wakers would be.
 
 use std::any::Any;
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 
 use aemp_transport::Value;
-use futures::task::AtomicWaker;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use super::Message;
 use crate::node::WeakNode;
@@ -28,78 +38,282 @@ pub(crate) struct Envelope<M> {
     pub(super) reply: ReplyTo,
 }
 
-/// The mailbox behind a typed port, as the kernel sees it.
-pub(super) struct Mailbox<M: Message> {
-    pub(super) id: PortId,
-    pub(super) node: WeakNode,
-    pub(super) tx: mpsc::Sender<Envelope<M>>,
-    pub(super) overflow: Mutex<Overflow<M>>,
-    pub(super) limit: usize,
-    pub(super) is_killed: std::sync::atomic::AtomicBool,
-    /// The actor's task while it waits for mail (set before it looks at `is_killed`).
-    pub(super) kill_waker: AtomicWaker,
-    /// Deaths of linked ports, while the actor traps exits. Unbounded: each link fires once,
-    /// so it holds at most one entry per link the actor made.
-    pub(super) exits: mpsc::UnboundedSender<(PortId, Vec<Value>)>,
-    /// Messages the actor handled so far.
-    pub(super) handled: std::sync::atomic::AtomicU64,
-    pub(super) kill_reason: Mutex<Option<Vec<Value>>>,
+/// What the actor takes next, in this order of precedence.
+pub(super) enum Next<M> {
+    /// The port was killed with this reason.
+    Killed(Vec<Value>),
+    /// A linked port died (only while the actor traps exits).
+    Exit(PortId, Vec<Value>),
+    Mail(Envelope<M>),
 }
 
-pub(super) struct Overflow<M> {
-    pub(super) queue: VecDeque<Envelope<M>>,
-    pub(super) draining: bool,
+/// Why a message was not queued: it is handed back.
+pub(super) enum Refused<M> {
+    Full(Envelope<M>),
+    Closed(Envelope<M>),
+}
+
+/// The mailbox behind a typed port.
+pub(crate) struct Mailbox<M> {
+    pub(super) id: PortId,
+    pub(super) node: WeakNode,
+    /// How many messages local senders may queue.
+    capacity: usize,
+    /// How many messages the queue may hold at all (messages from the network beyond the
+    /// capacity).
+    limit: usize,
+    /// Messages the actor handled so far.
+    pub(super) handled: AtomicU64,
+    state: Mutex<State<M>>,
+}
+
+struct State<M> {
+    mail: VecDeque<Envelope<M>>,
+    /// Deaths of linked ports, while the actor traps exits. Unbounded: each link fires once,
+    /// so it holds at most one entry per link the actor made.
+    exits: VecDeque<(PortId, Vec<Value>)>,
+    kill: Option<Vec<Value>>,
+    /// The actor stopped: nothing is queued any more.
+    closed: bool,
+    /// The actor, while it waits (taken by whoever wakes it).
+    actor: Option<Waker>,
+    /// Local senders waiting for room, first come first served. Bounded by the number of
+    /// `send` futures the program holds.
+    senders: VecDeque<(u64, Waker)>,
+    next_sender: u64,
 }
 
 impl<M: Message> Mailbox<M> {
-    /// Queues a message from the network in order, without ever blocking the caller.
-    fn push(self: &Arc<Self>, src: &str, env: Envelope<M>) {
-        let mut of = lock(&self.overflow);
-        if !of.draining {
-            match self.tx.try_send(env) {
-                Ok(()) => return,
-                Err(mpsc::error::TrySendError::Closed(_)) => return,
-                Err(mpsc::error::TrySendError::Full(env)) => {
-                    of.queue.push_back(env);
-                    of.draining = true;
-                    let me = self.clone();
-                    if let Some(node) = self.node.upgrade() {
-                        node.runtime().spawn(async move { me.drain().await });
-                    }
-                    return;
-                }
-            }
+    pub(super) fn new(id: PortId, node: WeakNode, capacity: usize, limit: usize) -> Self {
+        Mailbox {
+            id,
+            node,
+            capacity,
+            limit,
+            handled: AtomicU64::new(0),
+            state: Mutex::new(State {
+                mail: VecDeque::new(),
+                exits: VecDeque::new(),
+                kill: None,
+                closed: false,
+                actor: None,
+                senders: VecDeque::new(),
+                next_sender: 0,
+            }),
         }
-        if of.queue.len() >= self.limit {
+    }
+
+    /// Queues a local message if there is room and no sender waits before it.
+    pub(super) fn try_push(&self, env: Envelope<M>) -> Result<(), Refused<M>> {
+        let mut st = lock(&self.state);
+        if st.closed {
+            return Err(Refused::Closed(env));
+        }
+        if st.mail.len() >= self.capacity || !st.senders.is_empty() {
+            return Err(Refused::Full(env));
+        }
+        st.mail.push_back(env);
+        let actor = st.actor.take();
+        drop(st);
+        wake(actor);
+        Ok(())
+    }
+
+    /// Queues a local message, waiting (in turn) while the mailbox is full; hands it back if
+    /// the actor stops.
+    pub(super) fn send(&self, env: Envelope<M>) -> SendMail<'_, M> {
+        SendMail {
+            mailbox: self,
+            env: Some(env),
+            waiter: None,
+        }
+    }
+
+    /// Queues a message from the network without ever waiting: up to the limit, else it is
+    /// dropped and logged.
+    fn push_network(&self, src: &str, env: Envelope<M>) {
+        let mut st = lock(&self.state);
+        if st.closed {
+            return;
+        }
+        if st.mail.len() >= self.limit {
+            drop(st);
             tracing::warn!(port = %self.id, node = src, "actor mailbox and overflow full, message dropped");
             return;
         }
-        of.queue.push_back(env);
+        st.mail.push_back(env);
+        let actor = st.actor.take();
+        drop(st);
+        wake(actor);
     }
 
-    async fn drain(self: Arc<Self>) {
-        loop {
-            let env = {
-                let mut of = lock(&self.overflow);
-                match of.queue.pop_front() {
-                    Some(env) => env,
-                    None => {
-                        of.draining = false;
-                        return;
-                    }
-                }
+    fn push_exit(&self, from: PortId, reason: Vec<Value>) {
+        let mut st = lock(&self.state);
+        if st.closed {
+            return;
+        }
+        st.exits.push_back((from, reason));
+        let actor = st.actor.take();
+        drop(st);
+        wake(actor);
+    }
+
+    fn kill(&self, reason: Vec<Value>) {
+        let mut st = lock(&self.state);
+        if st.closed || st.kill.is_some() {
+            return;
+        }
+        st.kill = Some(reason);
+        let actor = st.actor.take();
+        drop(st);
+        wake(actor);
+    }
+
+    /// The actor's next item, or `Pending` with its waker kept. A kill comes first, then a
+    /// linked death, then the mail in order.
+    pub(super) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Next<M>> {
+        let mut st = lock(&self.state);
+        if let Some(reason) = st.kill.take() {
+            return Poll::Ready(Next::Killed(reason));
+        }
+        if let Some((port, reason)) = st.exits.pop_front() {
+            return Poll::Ready(Next::Exit(port, reason));
+        }
+        if let Some(env) = st.mail.pop_front() {
+            // A slot is free: the first waiting sender may take it.
+            let sender = if st.mail.len() < self.capacity {
+                st.senders.pop_front().map(|(_, w)| w)
+            } else {
+                None
             };
-            if self.tx.send(env).await.is_err() {
-                let mut of = lock(&self.overflow);
-                of.queue.clear();
-                of.draining = false;
-                return;
+            drop(st);
+            wake(sender);
+            return Poll::Ready(Next::Mail(env));
+        }
+        match &mut st.actor {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            slot => *slot = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// The actor stopped: what is queued is dropped (asks waiting for it fail at once), and
+    /// senders get their messages back.
+    pub(super) fn close(&self) {
+        let (mail, senders) = {
+            let mut st = lock(&self.state);
+            st.closed = true;
+            st.exits.clear();
+            (
+                std::mem::take(&mut st.mail),
+                std::mem::take(&mut st.senders),
+            )
+        };
+        // Messages are the program's values: dropped outside the lock.
+        drop(mail);
+        for (_, w) in senders {
+            w.wake();
+        }
+    }
+
+    /// Messages queued now.
+    fn queued(&self) -> usize {
+        lock(&self.state).mail.len()
+    }
+}
+
+fn wake(w: Option<Waker>) {
+    if let Some(w) = w {
+        w.wake();
+    }
+}
+
+/// A local send waiting for room: see [`Mailbox::send`].
+pub(super) struct SendMail<'a, M> {
+    mailbox: &'a Mailbox<M>,
+    env: Option<Envelope<M>>,
+    /// Its place among the waiting senders, once it had to wait.
+    waiter: Option<u64>,
+}
+
+impl<M> Unpin for SendMail<'_, M> {}
+
+impl<M: Message> Future for SendMail<'_, M> {
+    type Output = Result<(), Envelope<M>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let mb = this.mailbox;
+        let mut st = lock(&mb.state);
+        let Some(env) = this.env.take() else {
+            return Poll::Ready(Ok(()));
+        };
+        if st.closed {
+            this.waiter = None;
+            return Poll::Ready(Err(env));
+        }
+        // Still queued among the senders: wait on (with this waker).
+        if let Some(id) = this.waiter {
+            if let Some(entry) = st.senders.iter_mut().find(|(i, _)| *i == id) {
+                entry.1.clone_from(cx.waker());
+                this.env = Some(env);
+                return Poll::Pending;
             }
+        }
+        // A fresh sender goes behind those waiting; a woken one has its turn.
+        let my_turn = this.waiter.is_some() || st.senders.is_empty();
+        if my_turn && st.mail.len() < mb.capacity {
+            this.waiter = None;
+            st.mail.push_back(env);
+            let actor = st.actor.take();
+            // Room for more: pass the turn on.
+            let next = if st.mail.len() < mb.capacity {
+                st.senders.pop_front().map(|(_, w)| w)
+            } else {
+                None
+            };
+            drop(st);
+            wake(actor);
+            wake(next);
+            return Poll::Ready(Ok(()));
+        }
+        let entry = match this.waiter {
+            // Woken, but a `tell` took the slot: first again.
+            Some(id) => {
+                st.senders.push_front((id, cx.waker().clone()));
+                id
+            }
+            None => {
+                let id = st.next_sender;
+                st.next_sender += 1;
+                st.senders.push_back((id, cx.waker().clone()));
+                id
+            }
+        };
+        this.waiter = Some(entry);
+        this.env = Some(env);
+        Poll::Pending
+    }
+}
+
+impl<M> Drop for SendMail<'_, M> {
+    fn drop(&mut self) {
+        let Some(id) = self.waiter else { return };
+        let mut st = lock(&self.mailbox.state);
+        if let Some(at) = st.senders.iter().position(|(i, _)| *i == id) {
+            st.senders.remove(at);
+            return;
+        }
+        // It was woken for a free slot it will not take: the next sender may.
+        if st.mail.len() < self.mailbox.capacity {
+            let next = st.senders.pop_front().map(|(_, w)| w);
+            drop(st);
+            wake(next);
         }
     }
 }
 
-/// The sink is shared with the kernel port; `Arc` so that the overflow task can hold it.
+/// The sink is shared with the kernel port.
 pub(super) struct SharedMailbox<M: Message>(pub(super) Arc<Mailbox<M>>);
 
 impl<M: Message> Sink for SharedMailbox<M> {
@@ -124,7 +338,7 @@ impl<M: Message> Sink for SharedMailbox<M> {
                     Some(port) if !port.is_empty() => ReplyTo::Port(port.into_owned()),
                     _ => ReplyTo::None,
                 };
-                self.0.push(src, Envelope { msg, reply });
+                self.0.push_network(src, Envelope { msg, reply });
             }
             Err(e) => {
                 // (The error names the tag and the field.)
@@ -143,29 +357,180 @@ impl<M: Message> Sink for SharedMailbox<M> {
     }
 
     fn load(&self) -> (usize, u64) {
-        let mb = &self.0;
-        let queued = mb.tx.max_capacity() - mb.tx.capacity() + lock(&mb.overflow).queue.len();
-        (
-            queued,
-            mb.handled.load(std::sync::atomic::Ordering::Relaxed),
-        )
+        (self.0.queued(), self.0.handled.load(Ordering::Relaxed))
     }
 
     fn exit(&self, _port: &Arc<KernelPort>, _host: &dyn Host, from: &PortId, reason: &[Value]) {
-        let _ = self.0.exits.send((from.clone(), reason.to_vec()));
+        self.0.push_exit(from.clone(), reason.to_vec());
     }
 
     fn killed(&self, reason: &[Value]) {
-        *lock(&self.0.kill_reason) = Some(reason.to_vec());
-        self.0
-            .is_killed
-            .store(true, std::sync::atomic::Ordering::Release);
         // Wakes the actor if it waits for mail; a busy one sees the kill before its next
         // message.
-        self.0.kill_waker.wake();
+        self.0.kill(reason.to_vec());
     }
 
     fn as_any(&self) -> &dyn Any {
-        &self.0.tx
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll};
+
+    use futures::task::noop_waker_ref;
+
+    use super::*;
+    use crate::typed::MessageError;
+    use crate::Node;
+
+    #[derive(Debug, PartialEq)]
+    struct N(u32);
+
+    impl Message for N {
+        const TAGS: &'static [&'static str] = &["n"];
+        fn into_values(self) -> Result<Vec<Value>, MessageError> {
+            Ok(vec!["n".into(), self.0.into()])
+        }
+        fn from_values(msg: Vec<Value>) -> Result<(Self, Vec<Value>), MessageError> {
+            let n = msg.get(1).and_then(Value::as_u64).unwrap_or(0) as u32;
+            Ok((N(n), msg.into_iter().skip(2).collect()))
+        }
+    }
+
+    fn env(n: u32) -> Envelope<N> {
+        Envelope {
+            msg: N(n),
+            reply: ReplyTo::None,
+        }
+    }
+
+    async fn mailbox(capacity: usize, limit: usize) -> (Node, Mailbox<N>) {
+        let node = Node::builder().start().await.unwrap();
+        let id = PortId::new(node.id(), "mb");
+        let mb = Mailbox::new(id, node.weak(), capacity, limit);
+        (node, mb)
+    }
+
+    /// What the actor would take next, without waiting.
+    fn next(mb: &Mailbox<N>) -> Option<Next<N>> {
+        match mb.poll_next(&mut Context::from_waker(noop_waker_ref())) {
+            Poll::Ready(n) => Some(n),
+            Poll::Pending => None,
+        }
+    }
+
+    fn mail(mb: &Mailbox<N>) -> Option<u32> {
+        match next(mb)? {
+            Next::Mail(env) => Some(env.msg.0),
+            _ => panic!("expected mail"),
+        }
+    }
+
+    fn poll<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+        Pin::new(f).poll(&mut Context::from_waker(noop_waker_ref()))
+    }
+
+    #[tokio::test]
+    async fn local_senders_wait_in_turn_and_a_tell_does_not_jump_them() {
+        let (_node, mb) = mailbox(1, 16).await;
+        assert!(mb.try_push(env(0)).is_ok());
+        assert!(matches!(mb.try_push(env(9)), Err(Refused::Full(_))));
+        let mut a = mb.send(env(1));
+        let mut b = mb.send(env(2));
+        assert!(poll(&mut a).is_pending());
+        assert!(poll(&mut b).is_pending());
+        assert_eq!(mail(&mb), Some(0));
+        // Room for one: `a` has its turn, a tell still finds the box taken.
+        assert!(matches!(mb.try_push(env(9)), Err(Refused::Full(_))));
+        assert!(poll(&mut b).is_pending());
+        assert!(matches!(poll(&mut a), Poll::Ready(Ok(()))));
+        assert_eq!(mail(&mb), Some(1));
+        assert!(matches!(poll(&mut b), Poll::Ready(Ok(()))));
+        assert_eq!(mail(&mb), Some(2));
+        assert_eq!(mail(&mb), None);
+    }
+
+    #[tokio::test]
+    async fn a_sender_dropped_after_its_turn_came_passes_it_on() {
+        let (_node, mb) = mailbox(1, 16).await;
+        assert!(mb.try_push(env(0)).is_ok());
+        let mut a = mb.send(env(1));
+        let mut b = mb.send(env(2));
+        assert!(poll(&mut a).is_pending());
+        assert!(poll(&mut b).is_pending());
+        assert_eq!(mail(&mb), Some(0));
+        drop(a);
+        assert!(matches!(poll(&mut b), Poll::Ready(Ok(()))));
+        assert_eq!(mail(&mb), Some(2));
+        // A waiting sender dropped before its turn leaves no trace.
+        assert!(mb.try_push(env(3)).is_ok());
+        let mut c = mb.send(env(4));
+        assert!(poll(&mut c).is_pending());
+        drop(c);
+        assert_eq!(mail(&mb), Some(3));
+        assert!(mb.try_push(env(5)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_network_fills_past_the_capacity_up_to_the_limit_in_order() {
+        let (_node, mb) = mailbox(2, 5).await;
+        assert!(mb.try_push(env(0)).is_ok());
+        for n in 1..10 {
+            mb.push_network("peer", env(n));
+        }
+        assert_eq!(mb.queued(), 5);
+        // Local senders wait until the box is below its capacity again.
+        let mut s = mb.send(env(100));
+        assert!(poll(&mut s).is_pending());
+        let got: Vec<u32> = std::iter::from_fn(|| mail(&mb)).take(4).collect();
+        assert_eq!(got, [0, 1, 2, 3]);
+        assert!(matches!(poll(&mut s), Poll::Ready(Ok(()))));
+        assert_eq!(mail(&mb), Some(4));
+        assert_eq!(mail(&mb), Some(100));
+        assert_eq!(mail(&mb), None);
+    }
+
+    #[tokio::test]
+    async fn a_kill_comes_before_exits_and_exits_before_mail() {
+        let (node, mb) = mailbox(4, 16).await;
+        assert!(mb.try_push(env(1)).is_ok());
+        let from = PortId::new(node.id(), "other");
+        mb.push_exit(from.clone(), vec!["boom".into()]);
+        mb.kill(vec!["killed".into()]);
+        mb.kill(vec!["again".into()]);
+        assert!(matches!(next(&mb), Some(Next::Killed(r)) if r == vec![Value::from("killed")]));
+        assert!(matches!(next(&mb), Some(Next::Exit(p, _)) if p == from));
+        assert_eq!(mail(&mb), Some(1));
+    }
+
+    #[tokio::test]
+    async fn closing_fails_what_waits_and_refuses_what_comes() {
+        let (_node, mb) = mailbox(1, 16).await;
+        let (reply, answer) = oneshot::channel();
+        assert!(mb
+            .try_push(Envelope {
+                msg: N(1),
+                reply: ReplyTo::Local(reply),
+            })
+            .is_ok());
+        let mut s = pin!(mb.send(env(2)));
+        assert!(s
+            .as_mut()
+            .poll(&mut Context::from_waker(noop_waker_ref()))
+            .is_pending());
+        mb.close();
+        // The queued ask's reply channel is gone: its asker fails at once.
+        assert!(answer.await.is_err());
+        assert!(matches!(
+            s.as_mut().poll(&mut Context::from_waker(noop_waker_ref())),
+            Poll::Ready(Err(e)) if e.msg == N(2)
+        ));
+        assert!(matches!(mb.try_push(env(3)), Err(Refused::Closed(_))));
+        mb.push_network("peer", env(4));
+        assert_eq!(mb.queued(), 0);
     }
 }

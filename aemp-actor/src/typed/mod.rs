@@ -63,8 +63,8 @@ mod mailbox;
 mod message;
 
 pub use actor::{Actor, ActorCtx, SpawnActor, DEFAULT_CAPACITY, OVERFLOW_FACTOR};
-pub use actor_ref::{ActorRef, IntoReason, TellError, DEFAULT_ASK_TIMEOUT};
-pub use ask::{Ask, Asking};
+pub use actor_ref::{ActorRef, IntoReason, TellError};
+pub use ask::{Ask, Asking, DEFAULT_ASK_TIMEOUT};
 #[doc(hidden)]
 pub use message::__private;
 pub use message::{BoxError, Message, MessageError, Req, Request, Returns};
