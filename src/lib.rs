@@ -12,6 +12,8 @@
 //!   (`Node::builder().profile("web")` with [`ProfileExt`]), fresh secrets and certificates.
 
 pub mod metrics;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod services;
 
 pub use aemp_actor as kernel;

@@ -461,3 +461,64 @@ async fn aemp_run_serves_prometheus_metrics_that_count_known_traffic() {
     );
     let _ = std::fs::remove_dir_all(&rc);
 }
+
+struct Doubler;
+
+#[aemp::actor]
+impl Doubler {
+    async fn double(&mut self, n: i64) -> i64 {
+        2 * n
+    }
+}
+
+/// A typed actor's handled message has its span too: the actor, the trace of a remote
+/// caller, and the time it waited in the mailbox.
+#[tokio::test(flavor = "current_thread")]
+async fn typed_actor_spans_carry_the_callers_trace_and_the_mailbox_wait() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let spans = Spans::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(spans.clone())
+        .with(tracing_subscriber::filter::LevelFilter::DEBUG);
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (a, b) = pair("typed-span-a", "typed-span-b").await;
+    let local = b.spawn_actor(Doubler);
+    let remote = aemp::ActorRef::<DoublerMsg>::from_id(local.id().clone()).bind(&a);
+    let n = within("the remote ask", remote.ask(DoublerMsg::double(21)))
+        .await
+        .unwrap();
+    assert_eq!(n, 42);
+
+    let seen = spans.0.lock().unwrap().clone();
+    let trace_of = |l: &String| {
+        l.split(" trace_id=")
+            .nth(1)
+            .map(|t| t.split(' ').next().unwrap().to_owned())
+    };
+    let sent = seen
+        .iter()
+        .filter(|l| l.starts_with("aemp.cal (recorded)"))
+        .find_map(trace_of)
+        .unwrap_or_else(|| panic!("{seen:#?}"));
+    assert!(
+        seen.iter().any(|l| l.starts_with("aemp.handle")
+            && l.contains("Doubler")
+            && l.contains("node=typed-span-b")),
+        "{seen:#?}"
+    );
+    let handled: Vec<String> = seen
+        .iter()
+        .filter(|l| l.starts_with("aemp.handle (recorded)"))
+        .filter_map(trace_of)
+        .collect();
+    assert!(
+        handled.contains(&sent),
+        "the actor's handler is in the caller's trace: {seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("aemp.handle (recorded)") && l.contains("wait_us=")),
+        "{seen:#?}"
+    );
+}

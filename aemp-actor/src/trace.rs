@@ -6,8 +6,17 @@
 //! carries it on; `Node::cal` starts a trace when its span is wanted. On the wire, a context
 //! is the node-port message `["aemp_trace", TRACE_ID, SPAN_ID]` (hex) sent just before the
 //! message it belongs to, on the same link.
+//!
+//! With the `opentelemetry` feature, and once [`join_opentelemetry`] was called (the `aemp`
+//! crate's `otel::install` calls it), the context is OpenTelemetry's: a message sent from a
+//! span that `tracing-opentelemetry` tracks carries that span's trace and id, and the
+//! `aemp.handle` span on the receiving node becomes its child, so a `cal` shows as one trace
+//! in Jaeger or any OTLP collector.
 
 use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use aemp_transport::Value;
 
@@ -80,4 +89,114 @@ pub(crate) fn within<T>(ctx: Option<TraceCtx>, f: impl FnOnce() -> T) -> T {
     let out = f();
     CURRENT.with(|c| c.set(before));
     out
+}
+
+pin_project_lite::pin_project! {
+    /// Runs `fut`, polled in trace `ctx` (a handler that awaits keeps its trace across
+    /// polls).
+    pub(crate) struct Within<F> {
+        ctx: Option<TraceCtx>,
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F> Within<F> {
+    pub(crate) fn new(ctx: Option<TraceCtx>, fut: F) -> Self {
+        Within { ctx, fut }
+    }
+}
+
+impl<F: Future> Future for Within<F> {
+    type Output = F::Output;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        within(*this.ctx, || this.fut.poll(cx))
+    }
+}
+
+/// The context a message sent now carries: the OpenTelemetry span the code runs in (when
+/// joined), else the current trace, from a new span.
+pub(crate) fn outgoing() -> Option<TraceCtx> {
+    #[cfg(feature = "opentelemetry")]
+    if otel::joined() {
+        if let Some(ctx) = otel::of_span(&tracing::Span::current()) {
+            return Some(ctx);
+        }
+    }
+    current().map(|c| c.child())
+}
+
+/// The trace a `cal` whose span is wanted carries: its span's own (when joined), else the
+/// current trace from a new span, else a new trace.
+pub(crate) fn for_call(span: &tracing::Span) -> TraceCtx {
+    #[cfg(feature = "opentelemetry")]
+    if otel::joined() {
+        if let Some(ctx) = otel::of_span(span) {
+            return ctx;
+        }
+    }
+    let _ = span;
+    current().map(|c| c.child()).unwrap_or_else(TraceCtx::root)
+}
+
+/// Marks the span handling a message that came with `ctx`: its `trace_id` field, and (when
+/// joined) its OpenTelemetry parent, the span the message was sent from.
+pub(crate) fn mark_handler(span: &tracing::Span, ctx: TraceCtx) {
+    span.record("trace_id", ctx.trace_hex());
+    #[cfg(feature = "opentelemetry")]
+    if otel::joined() {
+        otel::adopt(span, ctx);
+    }
+}
+
+/// Joins aemp's trace context to OpenTelemetry's (see the module docs). Call it once a
+/// `tracing_opentelemetry` layer is part of the subscriber; until then aemp never asks the
+/// subscriber for OpenTelemetry contexts (which would cost every message a lookup).
+#[cfg(feature = "opentelemetry")]
+pub fn join_opentelemetry() {
+    otel::JOINED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+#[cfg(feature = "opentelemetry")]
+mod otel {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+    };
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    use super::TraceCtx;
+
+    pub(super) static JOINED: AtomicBool = AtomicBool::new(false);
+
+    pub(super) fn joined() -> bool {
+        JOINED.load(Ordering::Relaxed)
+    }
+
+    /// The context of `span` as OpenTelemetry tracks it (none without its layer).
+    pub(super) fn of_span(span: &tracing::Span) -> Option<TraceCtx> {
+        if span.is_disabled() {
+            return None;
+        }
+        let cx = span.context();
+        let sc = cx.span().span_context().clone();
+        sc.is_valid().then(|| TraceCtx {
+            trace: u128::from_be_bytes(sc.trace_id().to_bytes()),
+            span: u64::from_be_bytes(sc.span_id().to_bytes()),
+        })
+    }
+
+    /// Makes `span` a child of the remote span `ctx` was sent from.
+    pub(super) fn adopt(span: &tracing::Span, ctx: TraceCtx) {
+        let remote = SpanContext::new(
+            TraceId::from_bytes(ctx.trace.to_be_bytes()),
+            SpanId::from_bytes(ctx.span.to_be_bytes()),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::default(),
+        );
+        let _ = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote));
+    }
 }

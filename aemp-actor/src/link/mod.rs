@@ -347,12 +347,12 @@ impl Links {
         name: &str,
         body: Vec<Value>,
     ) -> Result<(), aemp_transport::Error> {
-        let trace = crate::trace::current();
+        let trace = crate::trace::outgoing();
         let refused = self.with_peer(node, |peer, st| {
             if let Some(link) = &st.link {
                 // The message's trace goes just before it, to a peer that takes it.
                 if let Some(ctx) = trace.filter(|_| link.traced) {
-                    let _ = outbox::put(&link.sender, "", &ctx.child().to_wire());
+                    let _ = outbox::put(&link.sender, "", &ctx.to_wire());
                 }
                 return match outbox::put(&link.sender, name, &body) {
                     Ok(()) => Ok(None),

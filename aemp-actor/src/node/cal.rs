@@ -84,13 +84,15 @@ impl Call {
             trace_id = tracing::field::Empty,
         );
         let trace = (!span.is_disabled()).then(|| {
-            let ctx = crate::trace::current()
-                .map(|c| c.child())
-                .unwrap_or_else(crate::trace::TraceCtx::root);
+            let ctx = crate::trace::for_call(&span);
             span.record("trace_id", ctx.trace_hex());
             ctx
         });
-        let send = |port: &PortId, msg| crate::trace::within(trace, || self.node.snd(port, msg));
+        // Sent from within the call's span (the parent of the handler's, where OpenTelemetry
+        // joins in).
+        let send = |port: &PortId, msg| {
+            span.in_scope(|| crate::trace::within(trace, || self.node.snd(port, msg)))
+        };
         match self.timeout {
             Some(after) => {
                 send(&port, msg)?;

@@ -116,7 +116,7 @@ impl HandlerSink {
         );
         if !span.is_disabled() {
             if let Some(ctx) = crate::trace::current() {
-                span.record("trace_id", ctx.trace_hex());
+                crate::trace::mark_handler(&span, ctx);
             }
             if let Some(at) = QUEUED_AT.with(|q| q.take()) {
                 span.record("wait_us", at.elapsed().as_secs_f64() * 1e6);
@@ -242,13 +242,7 @@ async fn drain(port: Arc<Port>, inner: Arc<NodeInner>) {
                 if port.is_dead() {
                     break;
                 }
-                let (trace, queued_at, msg) = match msg {
-                    Body::Noted(n) => {
-                        let n = *n;
-                        (n.trace, n.queued_at, n.body)
-                    }
-                    other => (None, None, other),
-                };
+                let (trace, queued_at, msg) = msg.take_notes();
                 match msg.into_values() {
                     Ok(msg) => {
                         QUEUED_AT.with(|q| q.set(queued_at));

@@ -64,6 +64,23 @@ impl Body {
 }
 
 impl Body {
+    /// The trace this message came with and when it was queued (if noted), and the message.
+    pub(crate) fn take_notes(
+        self,
+    ) -> (
+        Option<crate::trace::TraceCtx>,
+        Option<std::time::Instant>,
+        Body,
+    ) {
+        match self {
+            Body::Noted(n) => {
+                let n = *n;
+                (n.trace, n.queued_at, n.body)
+            }
+            body => (None, None, body),
+        }
+    }
+
     /// The message's values: a remote message is decoded now. An error is a message that
     /// holds a value aemp cannot represent (it is skipped).
     pub(crate) fn into_values(self) -> Result<Vec<Value>, TransportError> {

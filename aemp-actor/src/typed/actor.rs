@@ -303,18 +303,37 @@ async fn run<A: Actor>(
                     continue;
                 }
             };
-            // One span per handled message, as for the kernel's handler ports.
+            // One span per handled message, as for the kernel's handler ports; the fields
+            // are only filled when a subscriber wants the span.
             let span = tracing::debug_span!(
                 "aemp.handle",
                 node = ctx.node.id(),
                 port = ctx.me.id().name(),
                 actor = std::any::type_name::<A>(),
+                trace_id = tracing::field::Empty,
+                wait_us = tracing::field::Empty,
             );
-            let outcome = tracing::Instrument::instrument(
-                AssertUnwindSafe(actor.handle(&mut ctx, env.msg)).catch_unwind(),
-                span,
-            )
-            .await;
+            let trace = env.seen.as_ref().and_then(|s| s.trace);
+            if !span.is_disabled() {
+                if let Some(ctx) = trace {
+                    crate::trace::mark_handler(&span, ctx);
+                }
+                if let Some(at) = env.seen.as_ref().and_then(|s| s.queued_at) {
+                    span.record("wait_us", at.elapsed().as_secs_f64() * 1e6);
+                }
+            }
+            let handling = AssertUnwindSafe(actor.handle(&mut ctx, env.msg)).catch_unwind();
+            // A traced message's handler runs in its trace (what it sends carries it on).
+            let outcome = match trace {
+                None => tracing::Instrument::instrument(handling, span).await,
+                Some(_) => {
+                    tracing::Instrument::instrument(
+                        crate::trace::Within::new(trace, handling),
+                        span,
+                    )
+                    .await
+                }
+            };
             // Only this task counts: a store, not a read-modify-write.
             handled += 1;
             mailbox

@@ -93,10 +93,7 @@ impl<M: Message> ActorRef<M> {
     pub fn tell(&self, msg: M) -> Result<(), TellError<M>> {
         if let Some(mailbox) = &self.local {
             return mailbox
-                .try_push(Envelope {
-                    msg,
-                    reply: ReplyTo::None,
-                })
+                .try_push(Envelope::local(msg, ReplyTo::None))
                 .map_err(|e| match e {
                     Refused::Full(env) => TellError::Full(env.msg),
                     Refused::Closed(env) => TellError::Closed(env.msg),
@@ -110,10 +107,7 @@ impl<M: Message> ActorRef<M> {
     pub async fn send(&self, msg: M) -> Result<(), TellError<M>> {
         if let Some(mailbox) = &self.local {
             return mailbox
-                .send(Envelope {
-                    msg,
-                    reply: ReplyTo::None,
-                })
+                .send(Envelope::local(msg, ReplyTo::None))
                 .await
                 .map_err(|env| TellError::Closed(env.msg));
         }

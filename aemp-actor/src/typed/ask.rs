@@ -140,10 +140,7 @@ fn start<M: Message>(port: &PortId, route: Route<'_, M>, msg: M) -> State {
         Route::Remote(Ok(node)) => return remote(port.clone(), node, msg),
     };
     let (reply_tx, reply_rx) = oneshot::channel();
-    let env = Envelope {
-        msg,
-        reply: ReplyTo::Local(reply_tx),
-    };
+    let env = Envelope::local(msg, ReplyTo::Local(reply_tx));
     match mailbox.try_push(env) {
         Ok(()) => State::Waiting(reply_rx),
         Err(Refused::Full(env)) => {

@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use aemp_transport::Value;
 use tokio::sync::oneshot;
@@ -23,6 +24,7 @@ use super::Message;
 use crate::node::WeakNode;
 use crate::port::{Body, Host, Port as KernelPort, Sink};
 use crate::sync::lock;
+use crate::trace::TraceCtx;
 use crate::PortId;
 
 /// Where the reply to a message goes.
@@ -36,6 +38,34 @@ pub(super) enum ReplyTo {
 pub(crate) struct Envelope<M> {
     pub(super) msg: M,
     pub(super) reply: ReplyTo,
+    /// What is noted of it while someone observes (boxed: most messages have nothing).
+    pub(super) seen: Option<Box<Seen>>,
+}
+
+/// The trace a message came with, and when it was queued (for the handler span's wait).
+pub(super) struct Seen {
+    pub(super) trace: Option<TraceCtx>,
+    pub(super) queued_at: Option<Instant>,
+}
+
+impl Seen {
+    /// Notes for a message queued now by local code: its trace, if it runs in one, and the
+    /// time, while debug spans are wanted.
+    fn noted(trace: Option<TraceCtx>) -> Option<Box<Seen>> {
+        let queued_at = tracing::enabled!(tracing::Level::DEBUG).then(Instant::now);
+        (trace.is_some() || queued_at.is_some()).then(|| Box::new(Seen { trace, queued_at }))
+    }
+}
+
+impl<M> Envelope<M> {
+    /// A message from local code, with where its reply goes.
+    pub(super) fn local(msg: M, reply: ReplyTo) -> Self {
+        Envelope {
+            msg,
+            reply,
+            seen: Seen::noted(crate::trace::outgoing()),
+        }
+    }
 }
 
 /// What the actor takes next, in this order of precedence.
@@ -318,6 +348,8 @@ pub(super) struct SharedMailbox<M: Message>(pub(super) Arc<Mailbox<M>>);
 
 impl<M: Message> Sink for SharedMailbox<M> {
     fn deliver(&self, _port: &Arc<KernelPort>, _host: &dyn Host, src: &str, msg: Body) {
+        let (trace, _, msg) = msg.take_notes();
+        let seen = Seen::noted(trace);
         let msg = match msg.into_values() {
             Ok(msg) => msg,
             Err(e) => {
@@ -338,7 +370,7 @@ impl<M: Message> Sink for SharedMailbox<M> {
                     Some(port) if !port.is_empty() => ReplyTo::Port(port.into_owned()),
                     _ => ReplyTo::None,
                 };
-                self.0.push_network(src, Envelope { msg, reply });
+                self.0.push_network(src, Envelope { msg, reply, seen });
             }
             Err(e) => {
                 // (The error names the tag and the field.)
@@ -402,10 +434,7 @@ mod tests {
     }
 
     fn env(n: u32) -> Envelope<N> {
-        Envelope {
-            msg: N(n),
-            reply: ReplyTo::None,
-        }
+        Envelope::local(N(n), ReplyTo::None)
     }
 
     async fn mailbox(capacity: usize, limit: usize) -> (Node, Mailbox<N>) {
@@ -512,10 +541,7 @@ mod tests {
         let (_node, mb) = mailbox(1, 16).await;
         let (reply, answer) = oneshot::channel();
         assert!(mb
-            .try_push(Envelope {
-                msg: N(1),
-                reply: ReplyTo::Local(reply),
-            })
+            .try_push(Envelope::local(N(1), ReplyTo::Local(reply)))
             .is_ok());
         let mut s = pin!(mb.send(env(2)));
         assert!(s

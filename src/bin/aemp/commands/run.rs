@@ -169,8 +169,15 @@ impl Run {
         }
         let services_sup = supervisor.start(&node);
         if let Some(addr) = self.metrics {
-            aemp::metrics::serve_prometheus(&node, addr)?;
-            tracing::info!("metrics on http://{addr}/metrics");
+            #[cfg(feature = "prometheus")]
+            {
+                aemp::metrics::serve_prometheus(&node, addr)?;
+                tracing::info!("metrics on http://{addr}/metrics");
+            }
+            #[cfg(not(feature = "prometheus"))]
+            return Err(format!(
+                "--metrics {addr}: this aemp was built without the `prometheus` feature"
+            ));
         }
         let gave_up = services_sup.monitor();
         tokio::spawn(async move {
