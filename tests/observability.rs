@@ -173,7 +173,8 @@ async fn top_once_as_json_lists_every_node_of_a_mixed_cluster() {
     let _ = std::fs::remove_dir_all(&rc);
 }
 
-/// The live view in a real terminal (tmux): it draws the nodes and redraws as they change.
+/// The live view in a real terminal (tmux): it draws the nodes, shows nodes coming and
+/// going as the database reports them, follows the keys, and gives the terminal back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn top_live_view_in_a_terminal() {
     if std::process::Command::new("tmux")
@@ -188,8 +189,9 @@ async fn top_live_view_in_a_terminal() {
     std::fs::create_dir_all(&rc).unwrap();
     let seed = run_node(&rc, "live-seed", &[]).await;
     let session = format!("aemp-top-{}", std::process::id());
+    // The shell reports how `aemp top` ended, and keeps the pane open to read it.
     let command = format!(
-        "AEMP_RC={} {} top --seed {} --secret 'obs secret'",
+        "AEMP_RC={} {} top --seed {} --secret 'obs secret'; echo \"top exited $?\"; sleep 60",
         rc.join("rc").display(),
         env!("CARGO_BIN_EXE_aemp"),
         seed.addr
@@ -210,34 +212,65 @@ async fn top_live_view_in_a_terminal() {
         "200",
         "-y",
         "50",
+        "sh",
+        "-c",
         &command,
     ]);
     assert!(started.status.success(), "{started:?}");
-    let pane = |session: &str| {
-        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", session]).stdout).into_owned()
+    let pane = || {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned()
     };
-    within("the first view", async {
-        while !pane(&session).contains("live-seed") {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+    // The terminal's state has no event to await: it is looked at until it shows `what`.
+    let shows = |what: &'static str, test: fn(&str) -> bool| {
+        let pane = &pane;
+        async move {
+            within(what, async {
+                loop {
+                    let view = pane();
+                    if test(&view) {
+                        return view;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+            .await
         }
+    };
+    let view = shows("the first view", |v| {
+        v.contains("live-seed") && v.contains("aemp top: 1 nodes")
     })
     .await;
-    // A node joins: the view shows it, and the event.
+    assert!(view.contains("links of live-seed"), "{view}");
+
+    // A node joins: listed at once (the database says so), with an event.
     let member = run_node(&rc, "live-member", &[&seed.addr]).await;
-    let view = within("the joining node", async {
-        loop {
-            let view = pane(&session);
-            if view.contains("node live-member up") && view.contains("link live-member") {
-                return view;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+    let view = shows("the joining node", |v| {
+        v.contains("node live-member up") && v.contains("aemp top: 2 nodes")
     })
     .await;
-    assert!(view.contains("aemp top:"), "{view}");
-    tmux(&["send-keys", "-t", &session, "C-c"]);
-    tmux(&["kill-session", "-t", &session]);
+    assert!(view.contains("member of live-seed"), "{view}");
+    // The selection moves with the keys; the detail follows it.
+    tmux(&["send-keys", "-t", &session, "Home"]);
+    shows("the first node selected", |v| {
+        v.contains("links of live-member")
+    })
+    .await;
+    tmux(&["send-keys", "-t", &session, "Down"]);
+    shows("the second node selected", |v| {
+        v.contains("links of live-seed")
+    })
+    .await;
+
+    // The node goes: the database tells, the view says so.
     drop(member);
+    shows("the leaving node", |v| v.contains("node live-member down")).await;
+
+    // `q` quits and gives the terminal back.
+    tmux(&["send-keys", "-t", &session, "q"]);
+    let view = shows("top's exit", |v| v.contains("top exited")).await;
+    assert!(view.contains("top exited 0"), "{view}");
+    assert!(!view.contains("busiest ports"), "the view was left: {view}");
+    tmux(&["kill-session", "-t", &session]);
     let _ = std::fs::remove_dir_all(&rc);
 }
 

@@ -112,7 +112,7 @@ pub(crate) fn specs() -> Vec<Spec> {
         s("lookup", Rest, Protocol, "[OPTIONS] NAME",
           "Prints the ports registered as NAME network-wide (a group: Node::register_name, AnyEvent::MP 2.x's grp_reg) and the port registered as NAME on each seed (the node port's `lookup` request, Node::register), one per line. Answers as soon as it knows (AnyEvent::MP 2.x seeds answer from the database only). Fails, saying so, if none is found."),
         s("top", Rest, Protocol, "[OPTIONS] [--once [--json]]",
-          "Shows every node of the network, refreshing every second until interrupted: each aemp node's links with their traffic and rates, its busiest ports and their queues, the database's families, and nodes coming and going (AnyEvent::MP nodes are listed from the database with their listeners). --once prints one survey; --json prints it as JSON."),
+          "Shows every node of the network, live in the terminal: each node with its message rates, the links (traffic, rates, send buffers) and busiest ports (queues) of the node selected, the database's families, and nodes coming and going as the database reports them (AnyEvent::MP nodes are listed from the database with their listeners). Keys: up/down (or k/j) select a node, r surveys again, q or Esc quits. On a pipe, the text view every second. --once prints one survey; --json prints it as JSON."),
         s("db", Rest, Protocol, "[OPTIONS] FAMILY",
           "Prints a family of the global database, merged from every node, as a JSON object (key: value). `'l` holds each node's listeners, `'g` the global nodes; a name registered network-wide is a family of port ids."),
         s("eval", Rest, Refused(REFUSED_EVAL), "NODE EXPR...", "Perl's remote eval: refused."),

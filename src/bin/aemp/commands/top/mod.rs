@@ -11,6 +11,8 @@ use aemp::{PortId, Value};
 
 use super::net::Joined;
 
+mod tui;
+
 /// How long a node gets to answer the snapshot request (Perl nodes never do).
 const ASK: Duration = Duration::from_millis(1500);
 
@@ -34,12 +36,13 @@ async fn survey(joined: &Joined, limit: Duration) -> Vec<Seen> {
     ids.remove(node.id());
     let first: Vec<String> = ids.into_iter().collect();
     let answers = ask_all(node, first.iter(), limit).await;
-    // Nodes linked with the surveyed ones that the database does not list (AnyEvent::MP
-    // nodes without the global protocol, say): listed too, asked too.
+    // Nodes linked now with the surveyed ones that the database does not list (AnyEvent::MP
+    // nodes without the global protocol, say): listed too, asked too. (A link that is down
+    // names a node that left, or this tool's own probe.)
     let more: BTreeSet<String> = answers
         .iter()
         .flatten()
-        .flat_map(|st| st.links.iter().map(|l| l.node.clone()))
+        .flat_map(|st| st.links.iter().filter(|l| l.up).map(|l| l.node.clone()))
         .filter(|id| !first.contains(id) && id != node.id())
         .collect();
     let more: Vec<String> = more.into_iter().collect();
@@ -97,9 +100,18 @@ pub(crate) async fn once(joined: &Joined, json: bool, limit: Duration) -> Result
     Ok(())
 }
 
-/// `top`: the view, redrawn every second until interrupted, with the nodes that came and
-/// went since it started.
+/// `top`: the live view in a terminal; on anything else (a pipe, a file) the text view,
+/// written again every second until interrupted.
 pub(crate) async fn live(joined: &Joined, limit: Duration) -> Result<(), String> {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+        return tui::run(joined, limit).await;
+    }
+    text_loop(joined, limit).await
+}
+
+/// The text view every second, with the nodes that came and went since it started.
+async fn text_loop(joined: &Joined, limit: Duration) -> Result<(), String> {
     let mut before: Option<(Instant, Vec<Seen>)> = None;
     let mut events: Vec<String> = Vec::new();
     let mut known: Option<BTreeSet<String>> = None;
@@ -116,9 +128,8 @@ pub(crate) async fn live(joined: &Joined, limit: Duration) -> Result<(), String>
         }
         known = Some(ids);
         let tail = events.len().saturating_sub(8);
-        // Clear the screen, home the cursor, draw.
-        print!(
-            "\x1b[2J\x1b[H{}",
+        println!(
+            "{}",
             render(
                 &seen,
                 before.as_ref().map(|(t, s)| (t.elapsed(), s.as_slice())),
