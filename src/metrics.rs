@@ -10,6 +10,7 @@
 //! |---|---|---|
 //! | `aemp_uptime_seconds` | | since the node started |
 //! | `aemp_ports` | | ports alive |
+//! | `aemp_monitors` | | monitors held on the node's ports |
 //! | `aemp_links_up` | | nodes linked now |
 //! | `aemp_link_messages_in_total`, `aemp_link_bytes_in_total` | `peer` | received from a node |
 //! | `aemp_link_messages_out_total`, `aemp_link_bytes_out_total` | `peer` | queued to a node on its current link |
@@ -27,6 +28,7 @@ use aemp_actor::{Node, Stats};
 pub fn record(stats: &Stats) {
     metrics::gauge!("aemp_uptime_seconds").set(stats.uptime_s);
     metrics::gauge!("aemp_ports").set(stats.ports as f64);
+    metrics::gauge!("aemp_monitors").set(stats.monitors as f64);
     metrics::gauge!("aemp_links_up").set(stats.links.iter().filter(|l| l.up).count() as f64);
     for l in &stats.links {
         let peer = l.node.clone();

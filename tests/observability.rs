@@ -23,6 +23,10 @@ async fn stats_count_links_ports_and_queues() {
     for i in 0..100 {
         a.snd(&slow, msg!["work", i]).unwrap();
     }
+    // Node a watches the slow port (one remote monitor on b), b's own code twice.
+    let _watch_a = a.monitor(&slow);
+    let _watch_b1 = b.monitor(&slow);
+    let _watch_b2 = b.monitor(&slow);
     // The node-port request answers the same snapshot, across the network. (A reader
     // publishes its counts at least every 64 messages and whenever it waits for more: the
     // second answer counts everything before the first request.)
@@ -34,6 +38,7 @@ async fn stats_count_links_ports_and_queues() {
         .unwrap();
     let seen: Stats = aemp::transport::from_value(reply[0].clone()).unwrap();
     assert_eq!(seen.node, "obs-b");
+    assert!(seen.monitors >= 3, "{seen:?}");
     let link = seen.links.iter().find(|l| l.node == "obs-a").unwrap();
     assert!(
         link.up && link.messages_in >= 100 && link.bytes_in > 1000,
@@ -487,6 +492,7 @@ async fn aemp_run_serves_prometheus_metrics_that_count_known_traffic() {
         "{body}"
     );
     assert!(sample(&body, "aemp_ports ").unwrap() >= 2.0, "{body}");
+    assert!(sample(&body, "aemp_monitors ").is_some(), "{body}");
     assert_eq!(sample(&body, "aemp_links_up ").unwrap(), 1.0, "{body}");
     assert!(
         sample(&body, "aemp_uptime_seconds ").unwrap() > 0.0,

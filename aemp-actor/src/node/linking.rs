@@ -98,16 +98,18 @@ impl Node {
     /// busiest ports, database families). Other nodes ask for it with the node-port request
     /// `["aemp_stats", REPLY...]` (an aemp extension; `aemp top` uses it).
     pub fn stats(&self) -> stats::Stats {
-        let (ports, busiest) = self.inner.ports.busiest(stats::BUSIEST);
+        let census = self.inner.ports.busiest(stats::BUSIEST);
         stats::Stats {
             node: self.id().to_owned(),
             provider: format!("aemp-{}", env!("CARGO_PKG_VERSION")),
             uptime_s: self.inner.links.uptime().as_secs_f64(),
             global: self.inner.global.is_global(),
             master: self.inner.global.master(),
-            ports,
+            ports: census.ports,
+            monitors: census.monitors,
             links: self.inner.links.stats(),
-            busiest: busiest
+            busiest: census
+                .busiest
                 .into_iter()
                 .map(|(port, queued, handled)| stats::PortStats {
                     port: port.to_string(),

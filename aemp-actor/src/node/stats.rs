@@ -46,6 +46,9 @@ pub struct Stats {
     pub master: Option<String>,
     /// Ports alive.
     pub ports: usize,
+    /// Monitors held on its ports: local ones, and one per remote node watching a port.
+    #[serde(default)]
+    pub monitors: usize,
     /// Every node it has or had a link with.
     pub links: Vec<LinkStats>,
     /// The ports with the most messages waiting, then the most handled (at most

@@ -228,6 +228,11 @@ impl Port {
         true
     }
 
+    /// How many monitors the port has.
+    pub(crate) fn monitor_count(&self) -> usize {
+        lock(&self.monitors).len()
+    }
+
     /// Removes the monitor `id`.
     pub(crate) fn remove_monitor(&self, id: u64) {
         lock(&self.monitors).retain(|(i, _)| *i != id);

@@ -27,6 +27,14 @@ pub(crate) struct PortTable {
     spawn_prefix: String,
 }
 
+/// What the table holds, counted: ports, the monitors on them, the busiest ports (id,
+/// queued, handled).
+pub(crate) struct Census {
+    pub(crate) ports: usize,
+    pub(crate) monitors: usize,
+    pub(crate) busiest: Vec<(PortId, usize, u64)>,
+}
+
 impl PortTable {
     pub(crate) fn new(node: Arc<str>, random_id: bool) -> PortTable {
         // Lowercase: never equal to a spawn prefix (whose last letter is uppercase).
@@ -74,18 +82,24 @@ impl PortTable {
 
     /// How many ports there are, and the `n` with the most messages waiting (then the most
     /// handled): (id, waiting, handled).
-    pub(crate) fn busiest(&self, n: usize) -> (usize, Vec<(PortId, usize, u64)>) {
+    pub(crate) fn busiest(&self, n: usize) -> Census {
         let ports: Vec<Arc<Port>> = rlock(&self.ports).values().cloned().collect();
+        let mut monitors = 0;
         let mut loads: Vec<(PortId, usize, u64)> = ports
             .iter()
             .map(|p| {
+                monitors += p.monitor_count();
                 let (queued, handled) = p.sink().load();
                 (p.id.clone(), queued, handled)
             })
             .collect();
         loads.sort_by(|a, b| (b.1, b.2).cmp(&(a.1, a.2)).then_with(|| a.0.cmp(&b.0)));
         loads.truncate(n);
-        (ports.len(), loads)
+        Census {
+            ports: ports.len(),
+            monitors,
+            busiest: loads,
+        }
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<Arc<Port>> {

@@ -211,11 +211,12 @@ fn render(seen: &[Seen], before: Option<(Duration, &[Seen])>, events: &[String])
             )),
             Some(st) => {
                 out.push_str(&format!(
-                    "{}  {}  up {:.0} s  ports {}  {}{}\n",
+                    "{}  {}  up {:.0} s  ports {}  monitors {}  {}{}\n",
                     st.node,
                     st.provider,
                     st.uptime_s,
                     st.ports,
+                    st.monitors,
                     if st.global { "global" } else { "member" },
                     st.master
                         .as_ref()

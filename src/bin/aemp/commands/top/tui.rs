@@ -240,6 +240,7 @@ fn nodes_table(f: &mut Frame<'_>, m: &mut Model, area: Rect) {
                 "-".to_owned(),
                 "-".to_owned(),
                 "-".to_owned(),
+                "-".to_owned(),
                 s.listeners.join(","),
             ]),
             Some(st) => {
@@ -254,6 +255,7 @@ fn nodes_table(f: &mut Frame<'_>, m: &mut Model, area: Rect) {
                     st.provider.clone(),
                     format!("{:.0} s", st.uptime_s),
                     st.ports.to_string(),
+                    st.monitors.to_string(),
                     format!(
                         "{}/{}",
                         st.links.iter().filter(|l| l.up).count(),
@@ -277,6 +279,7 @@ fn nodes_table(f: &mut Frame<'_>, m: &mut Model, area: Rect) {
             Constraint::Length(12),
             Constraint::Length(9),
             Constraint::Length(6),
+            Constraint::Length(8),
             Constraint::Length(6),
             Constraint::Length(10),
             Constraint::Length(10),
@@ -289,6 +292,7 @@ fn nodes_table(f: &mut Frame<'_>, m: &mut Model, area: Rect) {
             "kind",
             "up",
             "ports",
+            "monitors",
             "links",
             "in msg/s",
             "out msg/s",
