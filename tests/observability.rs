@@ -543,6 +543,7 @@ async fn typed_actor_spans_carry_the_callers_trace_and_the_mailbox_wait() {
     assert!(
         seen.iter().any(|l| l.starts_with("aemp.handle")
             && l.contains("Doubler")
+            && l.contains("tag=double")
             && l.contains("node=typed-span-b")),
         "{seen:#?}"
     );

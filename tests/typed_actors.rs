@@ -71,6 +71,12 @@ fn derive_message_encodes_tagged_arrays() {
         <Shape as Message>::TAGS,
         &["circle", "rect", "nothing", "labelled"]
     );
+    // Each value knows its own tag (spans and logs name it).
+    assert_eq!(Shape::Circle(Point { x: 0, y: 0 }, 1.0).tag(), "circle");
+    assert_eq!(r.tag(), "rect");
+    assert_eq!(Shape::Empty.tag(), "nothing");
+    assert_eq!(Shape::Labelled("x".into(), None).tag(), "labelled");
+    assert_eq!(Ping(1).tag(), "ping");
 }
 
 #[test]

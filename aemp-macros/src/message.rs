@@ -193,9 +193,26 @@ pub(crate) fn message_impl(
             }
         }
     });
+    let tag_arms = shapes.iter().map(|s| {
+        let tag = &s.tag;
+        let path = match &s.variant {
+            Some(v) => quote!(Self::#v),
+            None => quote!(Self),
+        };
+        let any = match (s.fields.is_empty(), s.named) {
+            (true, false) => quote!(#path),
+            (_, true) => quote!(#path { .. }),
+            (false, false) => quote!(#path(..)),
+        };
+        quote! { #any => #tag, }
+    });
     quote! {
         impl #impl_g #rt::typed::Message for #ty #ty_g #where_g {
             const TAGS: &'static [&'static str] = &[#(#tags),*];
+
+            fn tag(&self) -> &'static str {
+                match self { #(#tag_arms)* }
+            }
 
             fn into_values(self) -> ::std::result::Result<::std::vec::Vec<#rt::Value>, #rt::typed::MessageError> {
                 use #rt::typed::__private as __p;

@@ -310,6 +310,7 @@ async fn run<A: Actor>(
                 node = ctx.node.id(),
                 port = ctx.me.id().name(),
                 actor = std::any::type_name::<A>(),
+                tag = env.msg.tag(),
                 trace_id = tracing::field::Empty,
                 wait_us = tracing::field::Empty,
             );

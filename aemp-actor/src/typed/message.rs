@@ -23,6 +23,12 @@ pub trait Message: Sized + Send + 'static {
 
     /// Decodes `[tag, fields..., rest...]`; returns the value and `rest`.
     fn from_values(msg: Vec<Value>) -> Result<(Self, Vec<Value>), MessageError>;
+
+    /// This message's tag (for logs and spans; `#[derive(Message)]` gives each variant's).
+    /// By default the first of [`TAGS`](Message::TAGS).
+    fn tag(&self) -> &'static str {
+        Self::TAGS.first().copied().unwrap_or("")
+    }
 }
 
 /// What a handler may return for a message whose reply type is `R`: `R` itself, or
