@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use aemp::config::to_json;
-use aemp::kernel::{Stats, LISTENERS, STATS};
+use aemp::kernel::{LinkStats, Stats, LISTENERS, STATS};
 use aemp::{PortId, Value};
 
 use super::net::Joined;
@@ -184,22 +184,30 @@ fn node_json(s: &Seen) -> Value {
     ])
 }
 
+/// Messages per second on `node`'s `link` since the survey `before` (taken that long
+/// before this one), as `pick` counts them.
+fn link_rate(
+    before: Option<(Duration, &[Seen])>,
+    node: &str,
+    link: &LinkStats,
+    pick: fn(&LinkStats) -> u64,
+) -> Option<f64> {
+    let (dt, old) = before?;
+    let was = old
+        .iter()
+        .find(|s| s.id == node)?
+        .stats
+        .as_ref()?
+        .links
+        .iter()
+        .find(|l| l.node == link.node)
+        .map(pick)?;
+    Some(pick(link).saturating_sub(was) as f64 / dt.as_secs_f64().max(1e-3))
+}
+
 /// The text view; with an earlier survey (and how long ago), the links' rates.
 fn render(seen: &[Seen], before: Option<(Duration, &[Seen])>, events: &[String]) -> String {
     let mut out = String::new();
-    let rate = |node: &str, peer: &str, now: u64, pick: fn(&aemp::kernel::LinkStats) -> u64| {
-        let (dt, old) = before?;
-        let was = old
-            .iter()
-            .find(|s| s.id == node)?
-            .stats
-            .as_ref()?
-            .links
-            .iter()
-            .find(|l| l.node == peer)
-            .map(pick)?;
-        Some((now.saturating_sub(was)) as f64 / dt.as_secs_f64().max(1e-3))
-    };
     out.push_str(&format!("aemp top: {} nodes\n\n", seen.len()));
     let mut families: BTreeMap<String, usize> = BTreeMap::new();
     for s in seen {
@@ -224,8 +232,8 @@ fn render(seen: &[Seen], before: Option<(Duration, &[Seen])>, events: &[String])
                         .unwrap_or_default()
                 ));
                 for l in &st.links {
-                    let r_in = rate(&st.node, &l.node, l.messages_in, |l| l.messages_in);
-                    let r_out = rate(&st.node, &l.node, l.messages_out, |l| l.messages_out);
+                    let r_in = link_rate(before, &st.node, l, |l| l.messages_in);
+                    let r_out = link_rate(before, &st.node, l, |l| l.messages_out);
                     out.push_str(&format!(
                         "  link {:<24} {:<4} in {:>10} msg {:>12} B{}  out {:>10} msg {:>12} B{}  buffered {}\n",
                         l.node,

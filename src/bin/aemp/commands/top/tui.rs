@@ -20,7 +20,7 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
 use ratatui::{DefaultTerminal, Frame};
 
-use super::{clock, survey, Seen};
+use super::{clock, link_rate, survey, Seen};
 use crate::commands::net::Joined;
 
 /// How many events the view keeps.
@@ -69,19 +69,10 @@ impl Model {
         self.events.push_back(format!("{} {what}", clock()));
     }
 
-    /// Messages per second on `node`'s link to `peer` since the survey before.
+    /// Messages per second on `node`'s `link` since the survey before.
     fn rate(&self, node: &str, link: &LinkStats, pick: fn(&LinkStats) -> u64) -> Option<f64> {
-        let (dt, old) = self.before.as_ref()?;
-        let was = old
-            .iter()
-            .find(|s| s.id == node)?
-            .stats
-            .as_ref()?
-            .links
-            .iter()
-            .find(|l| l.node == link.node)
-            .map(pick)?;
-        Some(pick(link).saturating_sub(was) as f64 / dt.as_secs_f64().max(1e-3))
+        let before = self.before.as_ref().map(|(dt, old)| (*dt, old.as_slice()));
+        link_rate(before, node, link, pick)
     }
 
     fn move_selection(&mut self, by: isize) {
