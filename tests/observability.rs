@@ -351,6 +351,25 @@ async fn spans_of_handshakes_links_and_handled_messages() {
         .unwrap();
     assert_eq!(answer, msg!["traced"]);
 
+    // A cal made while the link is down waits for the connection, its trace with it.
+    let mut events = a.node_events();
+    a.disconnect("span-b");
+    within("the link down", async {
+        while !matches!(events.recv().await, Some(aemp::NodeEvent::Down(..))) {}
+    })
+    .await;
+    let echo_later = b.port_with(|ctx, mut msg| {
+        let reply = msg.pop().and_then(|r| r.as_str().map(str::to_owned));
+        let _ = ctx.snd(reply.unwrap_or_default(), msg);
+    });
+    let answer = within(
+        "the answer after reconnecting",
+        a.cal(&echo_later, msg!["later"]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(answer, msg!["later"]);
+
     let seen = spans.0.lock().unwrap().clone();
     let has = |needle: &[&str]| seen.iter().any(|l| needle.iter().all(|n| l.contains(n)));
     let trace_of = |prefix: &str| {
@@ -380,6 +399,23 @@ async fn spans_of_handshakes_links_and_handled_messages() {
     assert_eq!(
         handled, sent,
         "the handler on node b is in the caller's trace: {seen:#?}"
+    );
+    // The call queued while connecting: its handler is in its trace too.
+    let traces_of = |prefix: &str| -> Vec<String> {
+        seen.iter()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| {
+                l.split(" trace_id=")
+                    .nth(1)
+                    .map(|t| t.split(' ').next().unwrap().to_owned())
+            })
+            .collect()
+    };
+    let calls = traces_of("aemp.cal (recorded)");
+    assert_eq!(calls.len(), 2, "{seen:#?}");
+    assert!(
+        traces_of("aemp.handle (recorded)").contains(&calls[1]),
+        "the queued call's trace reached its handler: {seen:#?}"
     );
     assert!(has(&["aemp.handshake", "peer="]), "{seen:#?}");
     for field in [

@@ -94,10 +94,11 @@ pub struct LinkStats {
 #[derive(Default)]
 pub(crate) struct PeerState {
     link: Option<Link>,
-    /// Messages (port name, body) waiting for the connection. Bounded in time: the connect
-    /// attempt ends within `connect_interval`, and then they are sent or dropped (with the
-    /// monitors firing).
-    queue: Vec<(String, Vec<Value>)>,
+    /// Messages (port name, body, the trace they were sent in) waiting for the connection.
+    /// Bounded in time: the connect attempt ends within `connect_interval`, and then they are
+    /// sent (the trace first, if the peer takes traces) or dropped (with the monitors
+    /// firing).
+    queue: Vec<(String, Vec<Value>, Option<crate::trace::TraceCtx>)>,
     /// A dial to this node (by its id) is under way.
     dialing: bool,
     /// Inbound handshakes from this node that passed the greeting check.
@@ -364,7 +365,7 @@ impl Links {
             if self.must_refuse(st) {
                 return Ok(Some(peer.clone()));
             }
-            st.queue.push((name.to_owned(), body));
+            st.queue.push((name.to_owned(), body, trace));
             self.ensure_dial(peer, st);
             Ok(None)
         })?;
@@ -468,7 +469,7 @@ impl Links {
                         let _ = outbox::put(&link.sender, "", &body);
                     }
                     None => {
-                        st.queue.push((String::new(), body));
+                        st.queue.push((String::new(), body, None));
                         self.ensure_dial(peer, st);
                     }
                 }

@@ -71,7 +71,10 @@ impl Links {
             st.generation += 1;
             st.ever_up = true;
             let generation = st.generation;
-            for (name, body) in std::mem::take(&mut st.queue) {
+            for (name, body, trace) in std::mem::take(&mut st.queue) {
+                if let Some(ctx) = trace.filter(|_| traced) {
+                    let _ = outbox::put(&sender, "", &ctx.to_wire());
+                }
                 if let Err(e) = outbox::put(&sender, &name, &body) {
                     tracing::warn!(node = %peer.id, port = %name, error = %e, "message queued while connecting cannot be sent");
                 }
