@@ -600,3 +600,83 @@ async fn local_senders_wait_for_room_in_turn() {
         Err(aemp::Error::NoReply { .. })
     ));
 }
+
+/// When the runtime that runs an actor goes away, the actor's task is dropped: its port
+/// dies, and an ask waiting for it fails instead of waiting for ever.
+#[test]
+fn an_actor_whose_runtime_ends_fails_its_askers() {
+    let rt_a = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let (_node, actor) = rt_a.block_on(async {
+        let node = Node::builder().node_id("typed-rt-a").start().await.unwrap();
+        let actor = node.spawn_actor(Gated {
+            gate: gate.clone(),
+            seen: Vec::new(),
+        });
+        // A handler that never finishes: what comes next waits in the mailbox.
+        actor.tell(GatedMsg::Item(1)).unwrap();
+        (node, actor)
+    });
+    let rt_b = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt_b.block_on(async {
+        let mut ask = std::pin::pin!(std::future::IntoFuture::into_future(
+            actor.ask(GatedMsg::seen())
+        ));
+        assert!(futures::poll!(ask.as_mut()).is_pending(), "queued");
+        rt_a.shutdown_background();
+        let answer = within("the ask to fail", ask).await;
+        assert!(
+            matches!(answer, Err(aemp::Error::NoReply { .. })),
+            "{answer:?}"
+        );
+        assert!(matches!(
+            actor.tell(GatedMsg::Item(2)),
+            Err(TellError::Closed(_))
+        ));
+    });
+}
+
+/// A hand-written actor whose handler panics before its future exists.
+struct Brittle;
+
+impl aemp::Actor for Brittle {
+    type Msg = GatedMsg;
+
+    #[allow(clippy::manual_async_fn)]
+    fn handle(
+        &mut self,
+        _ctx: &mut ActorCtx<Self>,
+        msg: GatedMsg,
+    ) -> impl std::future::Future<Output = Result<Option<Value>, aemp::BoxError>> + Send {
+        if let GatedMsg::Item(13) = msg {
+            panic!("unlucky");
+        }
+        async { Ok(None) }
+    }
+}
+
+#[tokio::test]
+async fn a_handler_that_panics_before_its_future_exists_stops_the_actor_with_die() {
+    let node = Node::builder()
+        .node_id("typed-brittle")
+        .start()
+        .await
+        .unwrap();
+    let actor = node.spawn_actor(Brittle);
+    let died = actor.monitor();
+    actor.tell(GatedMsg::Item(1)).unwrap();
+    actor.tell(GatedMsg::Item(13)).unwrap();
+    let reason = within("the death", died).await;
+    assert_eq!(reason[0], Value::from("die"), "{reason:?}");
+    assert!(
+        reason[1].as_str().unwrap_or_default().contains("unlucky"),
+        "{reason:?}"
+    );
+}

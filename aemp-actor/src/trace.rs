@@ -36,12 +36,11 @@ pub struct TraceCtx {
 }
 
 impl TraceCtx {
-    /// A new trace.
+    /// A new trace (random ids, from a generator of this thread's: no system call).
     pub fn root() -> TraceCtx {
-        let id = uuid::Uuid::new_v4().as_u128();
         TraceCtx {
-            trace: id,
-            span: (id >> 64) as u64 ^ id as u64,
+            trace: fastrand::u128(1..),
+            span: fastrand::u64(1..),
         }
     }
 
@@ -49,7 +48,7 @@ impl TraceCtx {
     pub fn child(&self) -> TraceCtx {
         TraceCtx {
             trace: self.trace,
-            span: uuid::Uuid::new_v4().as_u128() as u64,
+            span: fastrand::u64(1..),
         }
     }
 
@@ -83,12 +82,16 @@ pub fn current() -> Option<TraceCtx> {
     CURRENT.with(Cell::get)
 }
 
-/// Runs `f` in trace `ctx`.
+/// Runs `f` in trace `ctx` (the trace before is back afterwards, panics included).
 pub(crate) fn within<T>(ctx: Option<TraceCtx>, f: impl FnOnce() -> T) -> T {
-    let before = CURRENT.with(|c| c.replace(ctx));
-    let out = f();
-    CURRENT.with(|c| c.set(before));
-    out
+    struct Restore(Option<TraceCtx>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(CURRENT.with(|c| c.replace(ctx)));
+    f()
 }
 
 pin_project_lite::pin_project! {
@@ -115,16 +118,25 @@ impl<F: Future> Future for Within<F> {
     }
 }
 
-/// The context a message sent now carries: the OpenTelemetry span the code runs in (when
-/// joined), else the current trace, from a new span.
+/// The context a message sent to another node now carries: the OpenTelemetry span the code
+/// runs in (when joined; as it is, else, the current trace), else the current trace from a
+/// new span (the hop).
 pub(crate) fn outgoing() -> Option<TraceCtx> {
     #[cfg(feature = "opentelemetry")]
     if otel::joined() {
-        if let Some(ctx) = otel::of_span(&tracing::Span::current()) {
-            return Some(ctx);
-        }
+        return local();
     }
     current().map(|c| c.child())
+}
+
+/// The context a message queued on this node now carries: the OpenTelemetry span the code
+/// runs in (when joined), else the current trace as it is (no hop to name).
+pub(crate) fn local() -> Option<TraceCtx> {
+    #[cfg(feature = "opentelemetry")]
+    if otel::joined() {
+        return otel::of_span(&tracing::Span::current()).or_else(current);
+    }
+    current()
 }
 
 /// The trace a `cal` whose span is wanted carries: its span's own (when joined), else the
@@ -175,14 +187,16 @@ mod otel {
         JOINED.load(Ordering::Relaxed)
     }
 
-    /// The context of `span` as OpenTelemetry tracks it (none without its layer).
+    /// The context of `span` as OpenTelemetry tracks it: none without its layer, and none
+    /// for a span not sampled (the receiving node's sampler decides afresh, rather than
+    /// adopting a parent that is never exported).
     pub(super) fn of_span(span: &tracing::Span) -> Option<TraceCtx> {
         if span.is_disabled() {
             return None;
         }
         let cx = span.context();
         let sc = cx.span().span_context().clone();
-        sc.is_valid().then(|| TraceCtx {
+        (sc.is_valid() && sc.is_sampled()).then(|| TraceCtx {
             trace: u128::from_be_bytes(sc.trace_id().to_bytes()),
             span: u64::from_be_bytes(sc.span_id().to_bytes()),
         })

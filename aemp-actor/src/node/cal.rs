@@ -90,8 +90,10 @@ impl Call {
         });
         // Sent from within the call's span (the parent of the handler's, where OpenTelemetry
         // joins in).
-        let send = |port: &PortId, msg| {
-            span.in_scope(|| crate::trace::within(trace, || self.node.snd(port, msg)))
+        // (Without a span of its own, the call goes in the trace its caller runs in.)
+        let send = |port: &PortId, msg| match trace {
+            Some(_) => span.in_scope(|| crate::trace::within(trace, || self.node.snd(port, msg))),
+            None => self.node.snd(port, msg),
         };
         match self.timeout {
             Some(after) => {

@@ -137,6 +137,7 @@ impl HandlerSink {
 
 impl Sink for HandlerSink {
     fn deliver(&self, port: &Arc<Port>, host: &dyn Host, _src: &str, msg: Body) {
+        let msg = msg.in_local_trace();
         // Observed: note when it was queued, for the handler span's mailbox wait.
         let msg = if tracing::enabled!(tracing::Level::DEBUG) {
             msg.queued_now()

@@ -46,6 +46,22 @@ pub(crate) struct Notes {
 }
 
 impl Body {
+    /// A local sender's message in the trace its code runs in (if any); bodies from links
+    /// bring their own.
+    pub(crate) fn in_local_trace(self) -> Body {
+        if !matches!(self, Body::Values(_)) {
+            return self;
+        }
+        match crate::trace::local() {
+            None => self,
+            trace => Body::Noted(Box::new(Notes {
+                trace,
+                queued_at: None,
+                body: self,
+            })),
+        }
+    }
+
     /// This body, noted as queued now.
     pub(crate) fn queued_now(self) -> Body {
         let now = Some(std::time::Instant::now());

@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::actor_ref::{ActorRef, IntoReason};
-use super::mailbox::{Mailbox, Next, ReplyTo, SharedMailbox};
+use super::mailbox::{Mailbox, Next, ReplyTo, SharedMailbox, SPAN_TARGET};
 use super::Message;
 use crate::error::BoxError;
 use crate::node::{InNode, Node};
@@ -23,13 +23,14 @@ use crate::{Error, NodeBuilder, PortId};
 /// The default mailbox capacity: 1024 messages.
 pub const DEFAULT_CAPACITY: usize = 1024;
 
-/// How many mailboxes' worth of messages from the network may wait beyond a full mailbox
-/// before further ones are dropped (and logged): 16.
+/// How many mailboxes' worth of messages from the network may wait for an actor, beside
+/// what local senders queued: 16.
 ///
 /// A connection carries the messages of many ports; blocking its reader for one slow actor
-/// would stall them all, so network messages that find the mailbox full wait in an overflow
-/// queue (in order) instead. The queue is bounded so that a flood cannot exhaust memory;
-/// what does not fit is dropped with a warning naming the port and the sender.
+/// would stall them all, so network messages never wait for room: they queue (in order with
+/// the rest) up to this bound, apart from the local senders' capacity, so that a flood
+/// cannot exhaust memory nor starve local senders; what does not fit is dropped with a
+/// warning naming the port and the sender.
 pub const OVERFLOW_FACTOR: usize = 16;
 
 /// An actor: state plus a handler for its message type. `#[actor]` implements this for an
@@ -260,18 +261,44 @@ fn start<A: Actor>(
     Some(port)
 }
 
+/// Closes the mailbox and kills the port however the actor's task ends: with the reason the
+/// actor stopped with, or (the task unwound outside a handler, or the runtime dropped it)
+/// with `["die", ...]`. Queued asks fail, senders get their messages back, monitors fire.
+struct Ending<M: Message> {
+    mailbox: Arc<Mailbox<M>>,
+    node: Node,
+    id: PortId,
+    reason: Option<Vec<Value>>,
+}
+
+impl<M: Message> Drop for Ending<M> {
+    fn drop(&mut self) {
+        self.mailbox.close();
+        let reason = self
+            .reason
+            .take()
+            .unwrap_or_else(|| die("the actor's task ended before the actor stopped"));
+        self.node.kill_local(&self.id, reason);
+    }
+}
+
 async fn run<A: Actor>(
     init: impl FnOnce() -> Result<A, BoxError>,
     started: Option<oneshot::Sender<()>>,
     mut ctx: ActorCtx<A>,
     mailbox: Arc<Mailbox<A::Msg>>,
 ) {
+    let mut ending = Ending {
+        mailbox: mailbox.clone(),
+        node: ctx.node.clone(),
+        id: ctx.me.id().clone(),
+        reason: None,
+    };
     let mut actor = match crate::sync::run_fallible(init) {
         Ok(actor) => actor,
         Err(e) => {
             tracing::warn!(port = %ctx.me.id(), error = %e, "actor init failed");
-            mailbox.close();
-            ctx.node.kill_local(ctx.me.id(), die(e));
+            ending.reason = Some(die(e));
             drop(started);
             return;
         }
@@ -281,7 +308,9 @@ async fn run<A: Actor>(
     }
     let mut handled = 0u64;
     let reason = 'life: {
-        if let Err(p) = AssertUnwindSafe(actor.started(&mut ctx))
+        // (User code is called inside the guarded future: a panic before its first await is
+        // caught too.)
+        if let Err(p) = AssertUnwindSafe(async { actor.started(&mut ctx).await })
             .catch_unwind()
             .await
         {
@@ -296,7 +325,7 @@ async fn run<A: Actor>(
                 Next::Mail(env) => env,
                 Next::Killed(reason) => break 'life reason,
                 Next::Exit(port, reason) => {
-                    let hook = actor.on_link_died(&mut ctx, port, reason);
+                    let hook = async { actor.on_link_died(&mut ctx, port, reason).await };
                     if let Err(p) = AssertUnwindSafe(hook).catch_unwind().await {
                         break 'life die(panic_text(p));
                     }
@@ -306,6 +335,7 @@ async fn run<A: Actor>(
             // One span per handled message, as for the kernel's handler ports; the fields
             // are only filled when a subscriber wants the span.
             let span = tracing::debug_span!(
+                target: SPAN_TARGET,
                 "aemp.handle",
                 node = ctx.node.id(),
                 port = ctx.me.id().name(),
@@ -323,7 +353,9 @@ async fn run<A: Actor>(
                     span.record("wait_us", at.elapsed().as_secs_f64() * 1e6);
                 }
             }
-            let handling = AssertUnwindSafe(actor.handle(&mut ctx, env.msg)).catch_unwind();
+            let msg = env.msg;
+            let handling =
+                AssertUnwindSafe(async { actor.handle(&mut ctx, msg).await }).catch_unwind();
             // A traced message's handler runs in its trace (what it sends carries it on).
             let outcome = match trace {
                 None => tracing::Instrument::instrument(handling, span).await,
@@ -358,13 +390,12 @@ async fn run<A: Actor>(
             }
         }
     };
-    if AssertUnwindSafe(actor.stopped(&mut ctx, &reason))
+    if AssertUnwindSafe(async { actor.stopped(&mut ctx, &reason).await })
         .catch_unwind()
         .await
         .is_err()
     {
         tracing::warn!(port = %ctx.me.id(), "the stopped hook panicked");
     }
-    mailbox.close();
-    ctx.node.kill_local(ctx.me.id(), reason);
+    ending.reason = Some(reason);
 }

@@ -36,8 +36,8 @@ type Exchange = Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>;
 
 /// A request to a typed port: optionally `.timeout(d)`, then `.await` the decoded reply.
 ///
-/// Nothing is sent until it is awaited (turned into its future). `M` is the message type of
-/// the port asked, `R` the reply's type. It borrows the reference asked (clone the
+/// Nothing is sent until it is awaited (its future first polled). `M` is the message type
+/// of the port asked, `R` the reply's type. It borrows the reference asked (clone the
 /// reference into a task that should own the ask).
 #[must_use = "an ask does nothing until awaited"]
 pub struct Ask<'a, M, R> {
@@ -70,8 +70,7 @@ impl<'a, M: Message, R: DeserializeOwned> Ask<'a, M, R> {
     }
 
     /// Gives up after `timeout` (a remote port's ask has [`DEFAULT_ASK_TIMEOUT`] without
-    /// one).
-    ///
+    /// one), counted from its first poll.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -88,8 +87,10 @@ impl<'a, M: Message, R: DeserializeOwned + Send + 'static> IntoFuture for Ask<'a
             Route::Remote(_) => self.timeout.or(Some(DEFAULT_ASK_TIMEOUT)),
         };
         Asking {
-            state: start(self.port, self.route, self.msg),
-            deadline: timeout.map(|after| (Box::pin(tokio::time::sleep(after)), after)),
+            start: Some((self.route, self.msg)),
+            state: State::Done,
+            timeout,
+            deadline: None,
             port: self.port,
             _reply: PhantomData,
         }
@@ -108,11 +109,15 @@ enum State {
 /// An [`Ask`] under way: resolves to the decoded reply, or [`Error::Timeout`].
 #[must_use = "futures do nothing unless polled"]
 pub struct Asking<'a, M, R> {
+    /// What is sent at the first poll (not before: a future made and never polled, as a
+    /// `select!` branch that is disabled, sends nothing).
+    start: Option<(Route<'a, M>, M)>,
     state: State,
+    timeout: Option<Duration>,
     /// Boxed, and only with a timeout: an ask without one costs no timer.
-    deadline: Option<(Pin<Box<Sleep>>, Duration)>,
+    deadline: Option<Pin<Box<Sleep>>>,
     port: &'a PortId,
-    _reply: PhantomData<fn() -> (M, R)>,
+    _reply: PhantomData<fn() -> R>,
 }
 
 impl<M, R> Unpin for Asking<'_, M, R> {}
@@ -176,6 +181,12 @@ impl<M: Message, R: DeserializeOwned> Future for Asking<'_, M, R> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let port = this.port;
+        if let Some((route, msg)) = this.start.take() {
+            this.state = start(port, route, msg);
+            this.deadline = this
+                .timeout
+                .map(|after| Box::pin(tokio::time::sleep(after)));
+        }
         let reply = match &mut this.state {
             State::Waiting(rx) => Pin::new(rx).poll(cx).map(|r| r.map_err(|_| no_reply(port))),
             State::Exchange(f) => f.as_mut().poll(cx),
@@ -191,9 +202,8 @@ impl<M: Message, R: DeserializeOwned> Future for Asking<'_, M, R> {
                 reply.and_then(|v| aemp_transport::from_value(v).map_err(Error::Reply)),
             );
         }
-        if let Some((sleep, after)) = &mut this.deadline {
+        if let (Some(sleep), Some(after)) = (&mut this.deadline, this.timeout) {
             if sleep.as_mut().poll(cx).is_ready() {
-                let after = *after;
                 this.state = State::Done;
                 return Poll::Ready(Err(Error::Timeout {
                     port: port.to_string(),
