@@ -62,6 +62,25 @@ impl Model {
         }
     }
 
+    /// Nodes the database lists or no longer lists (`own`, this view's node, aside). Before
+    /// the first survey, what the database holds is the starting point, not news.
+    fn listed(&mut self, own: &str, added: Vec<String>, deleted: Vec<String>) {
+        let Some(mut known) = self.known.take() else {
+            return;
+        };
+        for id in added.into_iter().filter(|id| id != own) {
+            if known.insert(id.clone()) {
+                self.event(format!("node {id} up"));
+            }
+        }
+        for id in deleted.into_iter().filter(|id| id != own) {
+            if known.remove(&id) {
+                self.event(format!("node {id} down"));
+            }
+        }
+        self.known = Some(known);
+    }
+
     fn event(&mut self, what: String) {
         if self.events.len() == EVENTS {
             self.events.pop_front();
@@ -132,12 +151,7 @@ pub(crate) async fn run(joined: &Joined, limit: Duration) -> Result<(), String> 
                 }
             },
             Some(change) = listeners.recv() => {
-                for id in change.added {
-                    model.event(format!("node {id} up"));
-                }
-                for id in change.deleted {
-                    model.event(format!("node {id} down"));
-                }
+                model.listed(joined.node.id(), change.added, change.deleted);
                 // What changed shows at once, not at the next tick.
                 if pending.is_none() {
                     pending = Some(Box::pin(survey(joined, limit)));
