@@ -131,9 +131,23 @@ async fn top_once_as_json_lists_every_node_of_a_mixed_cluster() {
             );
             let text = String::from_utf8(out.stdout).unwrap();
             // The member's registration and the peer's link reach the seed as they come
-            // up: survey again until both show.
-            let ready = text.contains("\"top-member\"")
-                && (peer.is_none() || text.contains("\"top-perl\""));
+            // up: survey again until every node is listed as one.
+            let doc = aemp::config::parse_json(&text).unwrap();
+            let listed: Vec<String> = doc
+                .get("nodes")
+                .and_then(Value::as_array)
+                .map(|nodes| {
+                    nodes
+                        .iter()
+                        .filter_map(|n| n.get("node").and_then(Value::as_str).map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let wanted: &[&str] = match peer {
+                Some(_) => &["top-seed", "top-member", "top-perl"],
+                None => &["top-seed", "top-member"],
+            };
+            let ready = wanted.iter().all(|id| listed.iter().any(|l| l == id));
             if ready {
                 return text;
             }
@@ -492,20 +506,7 @@ async fn aemp_run_serves_prometheus_metrics_that_count_known_traffic() {
         .start()
         .await
         .unwrap();
-    within("connect", sender.connect(&node.addr)).await.unwrap();
-    let rpc = within("the rpc port", async {
-        loop {
-            let reply = sender
-                .cal(PortId::new("metered", ""), msg!["lookup", "rpc"])
-                .await
-                .unwrap();
-            if let Some(p) = reply.first().and_then(Value::as_str) {
-                return p.parse::<PortId>().unwrap();
-            }
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    let rpc = node.service_port(&sender, "rpc").await;
     for i in 0..50 {
         sender
             .snd(&rpc, msg!["n", i, "meter-client#nowhere"])

@@ -8,7 +8,6 @@ mod support;
 use std::collections::HashMap;
 use std::convert::Infallible;
 
-use aemp::{msg, PortId, Value};
 use http_body_util::BodyExt;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value;
@@ -119,20 +118,7 @@ async fn a_cal_across_two_processes_is_one_trace_in_the_collector() {
         .start()
         .await
         .unwrap();
-    within("connect", helper.connect(&b.addr)).await.unwrap();
-    let rpc = within("the rpc port", async {
-        loop {
-            let reply = helper
-                .cal(PortId::new("otel-b", ""), msg!["lookup", "rpc"])
-                .await
-                .unwrap();
-            if let Some(p) = reply.first().and_then(Value::as_str) {
-                return p.to_owned();
-            }
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    let rpc = b.service_port(&helper, "rpc").await.to_string();
 
     // Node A: `aemp cal`, a process of its own exporting as `node-a`.
     let mut cal = tokio::process::Command::new(env!("CARGO_BIN_EXE_aemp"));

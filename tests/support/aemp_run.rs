@@ -104,6 +104,27 @@ impl RunNode {
             .unwrap()
     }
 
+    /// The port of its service `name` (as `rpc`), asked of its node port by `client`
+    /// (connected to it first) until the service is up.
+    pub async fn service_port(&self, client: &aemp::Node, name: &str) -> aemp::PortId {
+        use aemp::{msg, PortId, Value};
+        tokio::time::timeout(PATIENCE, async {
+            client.connect(&self.addr).await.expect("connect");
+            loop {
+                let reply = client
+                    .cal(PortId::new(&self.id, ""), msg!["lookup", name])
+                    .await
+                    .expect("the node port answers");
+                if let Some(p) = reply.first().and_then(Value::as_str) {
+                    return p.parse::<PortId>().expect("a port id");
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {name} service on {}", self.id))
+    }
+
     /// Forgets the log lines so far.
     pub fn drain_log(&mut self) {
         while self.log.try_recv().is_ok() {}
