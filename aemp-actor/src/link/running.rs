@@ -167,6 +167,11 @@ impl Links {
             };
             match next {
                 Ok(Some(msg)) => {
+                    // A request to the node port (a stats request, say) sees this link's
+                    // counts up to itself.
+                    if msg.dest() == Some("") {
+                        publish(&rx);
+                    }
                     if let Some(wait) = host.received(&peer.id, msg, &mut route) {
                         wait.await;
                     }
