@@ -680,3 +680,46 @@ async fn a_handler_that_panics_before_its_future_exists_stops_the_actor_with_die
         "{reason:?}"
     );
 }
+
+struct Parting;
+
+#[actor]
+impl Parting {
+    /// Answers, and stops the actor after this handler.
+    async fn last_word(&mut self, ctx: &mut ActorCtx<Self>) -> u32 {
+        ctx.stop();
+        7
+    }
+
+    async fn fail(&mut self) -> Result<u32, String> {
+        Err("no".into())
+    }
+}
+
+/// The answer of a handler that stops its actor still reaches the asker; a handler that
+/// fails answers nothing, and the asker learns it at once.
+#[tokio::test]
+async fn asks_answered_as_the_actor_stops_or_fails() {
+    let node = Node::builder()
+        .node_id("typed-parting")
+        .start()
+        .await
+        .unwrap();
+    let a = node.spawn_actor(Parting);
+    assert_eq!(
+        within("the last word", a.ask(PartingMsg::last_word()))
+            .await
+            .unwrap(),
+        7
+    );
+    within("the stop", a.monitor()).await;
+    let b = node.spawn_actor(Parting);
+    let failed = within("the failed ask", b.ask(PartingMsg::fail())).await;
+    assert!(
+        matches!(failed, Err(aemp::Error::NoReply { .. })),
+        "{failed:?}"
+    );
+    // Asks made while it goes fail too, never hang.
+    let gone = within("an ask of a stopped actor", b.ask(PartingMsg::last_word())).await;
+    assert!(matches!(gone, Err(aemp::Error::NoReply { .. })), "{gone:?}");
+}

@@ -307,6 +307,8 @@ async fn run<A: Actor>(
         let _ = started.send(());
     }
     let mut handled = 0u64;
+    // The answer to the ask just handled: given with the next look at the mailbox.
+    let mut answer = None;
     let reason = 'life: {
         // (User code is called inside the guarded future: a panic before its first await is
         // caught too.)
@@ -321,7 +323,7 @@ async fn run<A: Actor>(
                 break 'life reason;
             }
             // The port's kill, a linked port's death, or the next message.
-            let env = match std::future::poll_fn(|cx| mailbox.poll_next(cx)).await {
+            let env = match std::future::poll_fn(|cx| mailbox.poll_next(cx, &mut answer)).await {
                 Next::Mail(env) => env,
                 Next::Killed(reason) => break 'life reason,
                 Next::Exit(port, reason) => {
@@ -372,24 +374,32 @@ async fn run<A: Actor>(
             mailbox
                 .handled
                 .store(handled, std::sync::atomic::Ordering::Relaxed);
-            let reply = match outcome {
-                Ok(Ok(reply)) => reply,
-                Ok(Err(e)) => break 'life die(e),
-                Err(p) => break 'life die(panic_text(p)),
+            let (reply, failed) = match outcome {
+                Ok(Ok(reply)) => (Some(reply), None),
+                Ok(Err(e)) => (None, Some(die(e))),
+                Err(p) => (None, Some(die(panic_text(p)))),
             };
             match env.reply {
                 ReplyTo::None => {}
-                ReplyTo::Local(tx) => {
-                    let _ = tx.send(reply.unwrap_or_default());
-                }
+                // A local asker learns at once that no reply will come from a failed handler.
+                ReplyTo::Slot(key) => answer = Some((key, reply.map(Option::unwrap_or_default))),
                 ReplyTo::Port(port) => {
-                    if let Err(e) = ctx.node.snd(&port, reply.into_iter().collect()) {
-                        tracing::warn!(port = %ctx.me.id(), reply = port, error = %e, "cannot send reply");
+                    if let Some(reply) = reply {
+                        if let Err(e) = ctx.node.snd(&port, reply.into_iter().collect()) {
+                            tracing::warn!(port = %ctx.me.id(), reply = port, error = %e, "cannot send reply");
+                        }
                     }
                 }
             }
+            if let Some(reason) = failed {
+                break 'life reason;
+            }
         }
     };
+    // An answer not given yet (the handler stopped the actor, or failed) is given now.
+    if let Some((key, value)) = answer.take() {
+        mailbox.answer(key, value);
+    }
     if AssertUnwindSafe(async { actor.stopped(&mut ctx, &reason).await })
         .catch_unwind()
         .await

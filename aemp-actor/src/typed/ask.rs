@@ -10,10 +10,9 @@ use std::time::Duration;
 
 use aemp_transport::Value;
 use serde::de::DeserializeOwned;
-use tokio::sync::oneshot;
 use tokio::time::Sleep;
 
-use super::mailbox::{Envelope, Mailbox, Refused, ReplyTo};
+use super::mailbox::{Mailbox, Refused, SendMail, SlotKey};
 use super::Message;
 use crate::node::Node;
 use crate::{Error, PortId};
@@ -97,22 +96,25 @@ impl<'a, M: Message, R: DeserializeOwned + Send + 'static> IntoFuture for Ask<'a
     }
 }
 
-enum State {
+enum State<'a, M: Message> {
+    /// Queued in a local mailbox: the reply comes to this slot.
+    Asked(&'a Mailbox<M>, SlotKey),
+    /// Waiting for room in a full local mailbox, the reply's slot reserved.
+    Sending(&'a Mailbox<M>, SlotKey, SendMail<'a, M>),
+    /// A remote port's `cal`.
+    Exchange(Exchange),
     /// The ask failed at once.
     Failed(Error),
-    /// The request is queued; the reply comes on this channel.
-    Waiting(oneshot::Receiver<Value>),
-    Exchange(Exchange),
     Done,
 }
 
 /// An [`Ask`] under way: resolves to the decoded reply, or [`Error::Timeout`].
 #[must_use = "futures do nothing unless polled"]
-pub struct Asking<'a, M, R> {
+pub struct Asking<'a, M: Message, R> {
     /// What is sent at the first poll (not before: a future made and never polled, as a
     /// `select!` branch that is disabled, sends nothing).
     start: Option<(Route<'a, M>, M)>,
-    state: State,
+    state: State<'a, M>,
     timeout: Option<Duration>,
     /// Boxed, and only with a timeout: an ask without one costs no timer.
     deadline: Option<Pin<Box<Sleep>>>,
@@ -120,9 +122,18 @@ pub struct Asking<'a, M, R> {
     _reply: PhantomData<fn() -> R>,
 }
 
-impl<M, R> Unpin for Asking<'_, M, R> {}
+impl<M: Message, R> Unpin for Asking<'_, M, R> {}
 
-impl<M, R> fmt::Debug for Asking<'_, M, R> {
+impl<M: Message, R> Drop for Asking<'_, M, R> {
+    fn drop(&mut self) {
+        // An ask given up: its reply's slot goes.
+        if let State::Asked(mailbox, key) | State::Sending(mailbox, key, _) = &self.state {
+            mailbox.forget_reply(*key);
+        }
+    }
+}
+
+impl<M: Message, R> fmt::Debug for Asking<'_, M, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Asking")
             .field("port", self.port)
@@ -136,34 +147,32 @@ fn no_reply(port: &PortId) -> Error {
     }
 }
 
-/// Starts an ask: queues it in a local mailbox that has room (the common case, with no
-/// future to build), else builds the exchange.
-fn start<M: Message>(port: &PortId, route: Route<'_, M>, msg: M) -> State {
-    let mailbox = match route {
+/// Starts an ask: queues it in a local mailbox that has room (the common case: no future to
+/// build, the asker's waker registered with the request), else waits for room, or starts a
+/// remote exchange.
+fn start<'a, M: Message>(
+    port: &PortId,
+    route: Route<'a, M>,
+    msg: M,
+    cx: &mut Context<'_>,
+) -> State<'a, M> {
+    let mailbox: &'a Mailbox<M> = match route {
         Route::Local(mailbox) => mailbox,
         Route::Remote(Err(e)) => return State::Failed(e),
         Route::Remote(Ok(node)) => return remote(port.clone(), node, msg),
     };
-    let (reply_tx, reply_rx) = oneshot::channel();
-    let env = Envelope::local(msg, ReplyTo::Local(reply_tx));
-    match mailbox.try_push(env) {
-        Ok(()) => State::Waiting(reply_rx),
+    match mailbox.try_ask(msg, cx.waker()) {
+        Ok(key) => State::Asked(mailbox, key),
         Err(Refused::Full(env)) => {
-            let mailbox = mailbox.clone();
-            let port = port.clone();
-            State::Exchange(Box::pin(async move {
-                if mailbox.send(env).await.is_err() {
-                    return Err(no_reply(&port));
-                }
-                reply_rx.await.map_err(|_| no_reply(&port))
-            }))
+            let (key, env) = mailbox.ask_later(env);
+            State::Sending(mailbox, key, mailbox.send(env))
         }
         Err(Refused::Closed(_)) => State::Failed(no_reply(port)),
     }
 }
 
 /// A remote port's ask: a `cal`.
-fn remote<M: Message>(port: PortId, node: Node, msg: M) -> State {
+fn remote<'a, M: Message>(port: PortId, node: Node, msg: M) -> State<'a, M> {
     State::Exchange(Box::pin(async move {
         let values = msg.into_values().map_err(Error::Message)?;
         let mut reply = node.cal(&port, values).await?;
@@ -182,19 +191,37 @@ impl<M: Message, R: DeserializeOwned> Future for Asking<'_, M, R> {
         let this = &mut *self;
         let port = this.port;
         if let Some((route, msg)) = this.start.take() {
-            this.state = start(port, route, msg);
+            this.state = start(port, route, msg, cx);
             this.deadline = this
                 .timeout
                 .map(|after| Box::pin(tokio::time::sleep(after)));
+            // Queued with this waker: the answer wakes it (no need to look before).
+            if matches!(this.state, State::Asked(..)) && this.deadline.is_none() {
+                return Poll::Pending;
+            }
         }
-        let reply = match &mut this.state {
-            State::Waiting(rx) => Pin::new(rx).poll(cx).map(|r| r.map_err(|_| no_reply(port))),
-            State::Exchange(f) => f.as_mut().poll(cx),
-            State::Failed(_) => match std::mem::replace(&mut this.state, State::Done) {
-                State::Failed(e) => Poll::Ready(Err(e)),
-                _ => Poll::Ready(Err(no_reply(port))),
-            },
-            State::Done => Poll::Ready(Err(no_reply(port))),
+        let reply = loop {
+            match &mut this.state {
+                State::Asked(mailbox, key) => {
+                    break mailbox
+                        .poll_reply(*key, cx)
+                        .map(|r| r.ok_or_else(|| no_reply(port)))
+                }
+                State::Sending(mailbox, key, send) => match Pin::new(send).poll(cx) {
+                    Poll::Ready(Ok(())) => this.state = State::Asked(mailbox, *key),
+                    Poll::Ready(Err(_)) => {
+                        mailbox.forget_reply(*key);
+                        break Poll::Ready(Err(no_reply(port)));
+                    }
+                    Poll::Pending => break Poll::Pending,
+                },
+                State::Exchange(f) => break f.as_mut().poll(cx),
+                State::Failed(_) => match std::mem::replace(&mut this.state, State::Done) {
+                    State::Failed(e) => break Poll::Ready(Err(e)),
+                    _ => break Poll::Ready(Err(no_reply(port))),
+                },
+                State::Done => break Poll::Ready(Err(no_reply(port))),
+            }
         };
         if let Poll::Ready(reply) = reply {
             this.state = State::Done;
@@ -204,6 +231,9 @@ impl<M: Message, R: DeserializeOwned> Future for Asking<'_, M, R> {
         }
         if let (Some(sleep), Some(after)) = (&mut this.deadline, this.timeout) {
             if sleep.as_mut().poll(cx).is_ready() {
+                if let State::Asked(mailbox, key) | State::Sending(mailbox, key, _) = &this.state {
+                    mailbox.forget_reply(*key);
+                }
                 this.state = State::Done;
                 return Poll::Ready(Err(Error::Timeout {
                     port: port.to_string(),

@@ -17,7 +17,6 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use aemp_transport::Value;
-use tokio::sync::oneshot;
 
 use super::Message;
 use crate::node::WeakNode;
@@ -25,11 +24,13 @@ use crate::sync::lock;
 use crate::trace::TraceCtx;
 use crate::PortId;
 
+mod reply;
 mod send;
 mod sink;
 #[cfg(test)]
 mod tests;
 
+pub(super) use reply::SlotKey;
 pub(super) use send::SendMail;
 pub(super) use sink::SharedMailbox;
 
@@ -40,7 +41,9 @@ pub(super) const SPAN_TARGET: &str = "aemp_actor::typed::actor";
 /// Where the reply to a message goes.
 pub(super) enum ReplyTo {
     None,
-    Local(oneshot::Sender<Value>),
+    /// A local ask's slot in this mailbox.
+    Slot(SlotKey),
+    /// The reply port a message from the network ends with.
     Port(String),
 }
 
@@ -130,6 +133,10 @@ struct State<M> {
     /// Senders woken for a slot they have not taken yet: the slots they are owed.
     owed: usize,
     next_sender: u64,
+    /// Replies to local asks, one slot per ask (while it waits): bounded by the asks the
+    /// program has under way.
+    replies: slab::Slab<reply::Slot>,
+    next_generation: u64,
 }
 
 struct Waiter {
@@ -189,6 +196,8 @@ impl<M: Message> Mailbox<M> {
                 turns: VecDeque::new(),
                 owed: 0,
                 next_sender: 0,
+                replies: slab::Slab::new(),
+                next_generation: 0,
             }),
         }
     }
@@ -265,16 +274,22 @@ impl<M: Message> Mailbox<M> {
     }
 
     /// The actor's next item, or `Pending` with its waker kept. A kill comes first, then a
-    /// linked death, then the mail in order.
-    pub(super) fn poll_next(&self, cx: &mut Context<'_>) -> Poll<Next<M>> {
+    /// linked death, then the mail in order. The answer to the ask just handled, if any, is
+    /// given first, under the same lock.
+    pub(super) fn poll_next(
+        &self,
+        cx: &mut Context<'_>,
+        answer: &mut Option<(SlotKey, Option<Value>)>,
+    ) -> Poll<Next<M>> {
         let mut st = lock(&self.state);
-        if let Some(reason) = st.kill.take() {
-            return Poll::Ready(Next::Killed(reason));
-        }
-        if let Some((port, reason)) = st.exits.pop_front() {
-            return Poll::Ready(Next::Exit(port, reason));
-        }
-        if let Some(env) = st.mail.pop_front() {
+        let asker = answer
+            .take()
+            .and_then(|(key, value)| st.give_answer(key, value));
+        let next = if let Some(reason) = st.kill.take() {
+            Poll::Ready(Next::Killed(reason))
+        } else if let Some((port, reason)) = st.exits.pop_front() {
+            Poll::Ready(Next::Exit(port, reason))
+        } else if let Some(env) = st.mail.pop_front() {
             let turn = if env.remote {
                 None
             } else {
@@ -287,23 +302,29 @@ impl<M: Message> Mailbox<M> {
                 st.mail.shrink_to(64);
             }
             drop(st);
+            wake(asker);
             wake(turn);
             return Poll::Ready(Next::Mail(env));
-        }
-        let old = match &st.actor {
-            Some(w) if w.will_wake(cx.waker()) => None,
-            _ => st.actor.replace(cx.waker().clone()),
+        } else {
+            let old = match &st.actor {
+                Some(w) if w.will_wake(cx.waker()) => None,
+                _ => st.actor.replace(cx.waker().clone()),
+            };
+            drop(st);
+            wake(asker);
+            // (A waker may own a task: dropped outside the lock.)
+            drop(old);
+            return Poll::Pending;
         };
         drop(st);
-        // (A waker may own a task: dropped outside the lock.)
-        drop(old);
-        Poll::Pending
+        wake(asker);
+        next
     }
 
     /// The actor stopped: what is queued is dropped (asks waiting for it fail at once), and
     /// senders get their messages back.
     pub(super) fn close(&self) {
-        let (mail, waiters, actor) = {
+        let (mail, waiters, actor, askers) = {
             let mut st = lock(&self.state);
             st.closed = true;
             st.exits.clear();
@@ -315,6 +336,7 @@ impl<M: Message> Mailbox<M> {
                 std::mem::take(&mut st.mail),
                 std::mem::take(&mut st.waiters),
                 st.actor.take(),
+                st.fail_replies(),
             )
         };
         // Messages are the program's values: dropped outside the lock.
@@ -322,6 +344,9 @@ impl<M: Message> Mailbox<M> {
         drop(actor);
         for w in waiters.into_values() {
             wake(w.waker);
+        }
+        for w in askers {
+            w.wake();
         }
     }
 

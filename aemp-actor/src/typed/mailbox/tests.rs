@@ -48,7 +48,7 @@ async fn mailbox(capacity: usize, limit: usize) -> (Node, Mailbox<N>) {
 
 /// What the actor would take next, without waiting.
 fn next(mb: &Mailbox<N>) -> Option<Next<N>> {
-    match mb.poll_next(&mut Context::from_waker(noop_waker_ref())) {
+    match mb.poll_next(&mut Context::from_waker(noop_waker_ref()), &mut None) {
         Poll::Ready(n) => Some(n),
         Poll::Pending => None,
     }
@@ -170,18 +170,20 @@ async fn a_kill_comes_before_exits_and_exits_before_mail() {
 #[tokio::test]
 async fn closing_fails_what_waits_and_refuses_what_comes() {
     let (_node, mb) = mailbox(1, 16).await;
-    let (reply, answer) = oneshot::channel();
-    assert!(mb
-        .try_push(Envelope::local(N(1), ReplyTo::Local(reply)))
-        .is_ok());
+    let asked = mb
+        .try_ask(N(1), noop_waker_ref())
+        .unwrap_or_else(|_| panic!("room for the ask"));
     let mut s = pin!(mb.send(env(2)));
     assert!(s
         .as_mut()
         .poll(&mut Context::from_waker(noop_waker_ref()))
         .is_pending());
     mb.close();
-    // The queued ask's reply channel is gone: its asker fails at once.
-    assert!(answer.await.is_err());
+    // The queued ask learns that no reply will come.
+    assert!(matches!(
+        mb.poll_reply(asked, &mut Context::from_waker(noop_waker_ref())),
+        Poll::Ready(None)
+    ));
     assert!(matches!(
         s.as_mut().poll(&mut Context::from_waker(noop_waker_ref())),
         Poll::Ready(Err(e)) if e.msg == N(2)
@@ -189,4 +191,35 @@ async fn closing_fails_what_waits_and_refuses_what_comes() {
     assert!(matches!(mb.try_push(env(3)), Err(Refused::Closed(_))));
     from_network(&mb, 4);
     assert_eq!(mb.queued(), 0);
+}
+
+#[tokio::test]
+async fn replies_reach_their_own_ask_and_slots_do_not_outlive_them() {
+    let (_node, mb) = mailbox(4, 16).await;
+    let cx = &mut Context::from_waker(noop_waker_ref());
+    let a = mb
+        .try_ask(N(1), noop_waker_ref())
+        .unwrap_or_else(|_| panic!("room"));
+    let b = mb
+        .try_ask(N(2), noop_waker_ref())
+        .unwrap_or_else(|_| panic!("room"));
+    assert!(mb.poll_reply(a, cx).is_pending());
+    // The actor answers `b`, then `a` (a failed handler: no reply).
+    mb.answer(b, Some(Value::from(20)));
+    mb.answer(a, None);
+    assert_eq!(mb.poll_reply(b, cx), Poll::Ready(Some(Value::from(20))));
+    assert_eq!(mb.poll_reply(a, cx), Poll::Ready(None));
+    // A slot given up goes; a late answer to it reaches no one, not a later ask in its place.
+    let c = mb
+        .try_ask(N(3), noop_waker_ref())
+        .unwrap_or_else(|_| panic!("room"));
+    mb.forget_reply(c);
+    let d = mb
+        .try_ask(N(4), noop_waker_ref())
+        .unwrap_or_else(|_| panic!("room"));
+    mb.answer(c, Some(Value::from(30)));
+    assert!(mb.poll_reply(d, cx).is_pending());
+    mb.answer(d, Some(Value::from(40)));
+    assert_eq!(mb.poll_reply(d, cx), Poll::Ready(Some(Value::from(40))));
+    assert!(lock(&mb.state).replies.is_empty());
 }

@@ -1,0 +1,161 @@
+//! Replies to local asks: a slot per ask in the mailbox, under its lock, with the asker's
+//! waker. No channel is allocated per ask, and the asker registers its waker in the same
+//! lock that queues its request.
+
+use std::task::{Context, Poll, Waker};
+
+use aemp_transport::Value;
+
+use super::{wake, Envelope, Mailbox, Refused, ReplyTo, Seen, State};
+use crate::sync::lock;
+use crate::typed::Message;
+
+/// An ask's slot: its place, and the generation that tells it from a later ask's slot in
+/// the same place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::typed) struct SlotKey {
+    index: usize,
+    generation: u64,
+}
+
+/// A slot while its ask waits.
+pub(super) struct Slot {
+    generation: u64,
+    answer: Answer,
+    waker: Option<Waker>,
+}
+
+enum Answer {
+    Waiting,
+    Given(Value),
+    /// No reply will come: the handler failed, or the actor stopped.
+    Never,
+}
+
+impl<M> State<M> {
+    fn new_slot(&mut self, waker: Option<&Waker>) -> SlotKey {
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        let index = self.replies.insert(Slot {
+            generation,
+            answer: Answer::Waiting,
+            waker: waker.cloned(),
+        });
+        SlotKey { index, generation }
+    }
+
+    fn slot(&mut self, key: SlotKey) -> Option<&mut Slot> {
+        self.replies
+            .get_mut(key.index)
+            .filter(|s| s.generation == key.generation)
+    }
+
+    /// Gives the ask of `key` its answer (`None`: none will come): its asker's waker.
+    pub(super) fn give_answer(&mut self, key: SlotKey, value: Option<Value>) -> Option<Waker> {
+        let slot = self.slot(key)?;
+        slot.answer = match value {
+            Some(value) => Answer::Given(value),
+            None => Answer::Never,
+        };
+        slot.waker.take()
+    }
+
+    /// Every ask still waiting learns that no reply will come: their wakers.
+    pub(super) fn fail_replies(&mut self) -> Vec<Waker> {
+        self.replies
+            .iter_mut()
+            .filter(|(_, s)| matches!(s.answer, Answer::Waiting))
+            .filter_map(|(_, s)| {
+                s.answer = Answer::Never;
+                s.waker.take()
+            })
+            .collect()
+    }
+}
+
+impl<M: Message> Mailbox<M> {
+    /// Queues `msg` as an ask if there is room that no waiting sender is owed, with a slot
+    /// for its reply that wakes `waker`; else hands the message back.
+    pub(in crate::typed) fn try_ask(&self, msg: M, waker: &Waker) -> Result<SlotKey, Refused<M>> {
+        let seen = Seen::noted(crate::trace::local());
+        let mut st = lock(&self.state);
+        let env = |reply| Envelope {
+            msg,
+            reply,
+            seen,
+            remote: false,
+        };
+        if st.closed {
+            return Err(Refused::Closed(env(ReplyTo::None)));
+        }
+        if !st.room(self.capacity) || st.queued_senders() {
+            return Err(Refused::Full(env(ReplyTo::None)));
+        }
+        let key = st.new_slot(Some(waker));
+        let actor = st.push_local(env(ReplyTo::Slot(key)));
+        drop(st);
+        wake(actor);
+        Ok(key)
+    }
+
+    /// A slot for the reply to an ask that waits for room: the envelope to send.
+    pub(in crate::typed) fn ask_later(&self, env: Envelope<M>) -> (SlotKey, Envelope<M>) {
+        let key = lock(&self.state).new_slot(None);
+        (
+            key,
+            Envelope {
+                reply: ReplyTo::Slot(key),
+                ..env
+            },
+        )
+    }
+
+    /// The reply to the ask of `key` once it is there (`None`: none will come).
+    pub(in crate::typed) fn poll_reply(
+        &self,
+        key: SlotKey,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Value>> {
+        let mut st = lock(&self.state);
+        let closed = st.closed;
+        let Some(slot) = st.slot(key) else {
+            return Poll::Ready(None);
+        };
+        match slot.answer {
+            Answer::Waiting if !closed => {
+                let old = match &slot.waker {
+                    Some(w) if w.will_wake(cx.waker()) => None,
+                    _ => slot.waker.replace(cx.waker().clone()),
+                };
+                drop(st);
+                drop(old);
+                Poll::Pending
+            }
+            _ => {
+                let slot = st.replies.remove(key.index);
+                drop(st);
+                Poll::Ready(match slot.answer {
+                    Answer::Given(value) => Some(value),
+                    _ => None,
+                })
+            }
+        }
+    }
+
+    /// The asker of `key` gave up: its slot goes (a reply that comes later is dropped).
+    pub(in crate::typed) fn forget_reply(&self, key: SlotKey) {
+        let mut st = lock(&self.state);
+        if st.slot(key).is_some() {
+            let slot = st.replies.remove(key.index);
+            drop(st);
+            drop(slot);
+        }
+    }
+
+    /// The actor's answer to the ask of `key` (`None`: the handler failed). (The actor's loop
+    /// gives it with its next `poll_next`, under the same lock, when it goes on.)
+    pub(in crate::typed) fn answer(&self, key: SlotKey, value: Option<Value>) {
+        let waker = lock(&self.state).give_answer(key, value);
+        wake(waker);
+    }
+}
