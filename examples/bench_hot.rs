@@ -209,28 +209,40 @@ async fn typed() -> (f64, f64) {
 }
 
 /// Nanoseconds per typed `ask` round trip from a task of the runtime (as an actor or a
-/// request handler asks), rather than from `main`'s thread.
-async fn typed_ask_in_task() -> f64 {
+/// request handler asks), rather than from `main`'s thread, and per mpsc + oneshot round
+/// trip from a task: timed in turns within one task (5 runs each, medians), so that both
+/// meet the same runtime, placement of tasks and machine state.
+async fn asks_in_task() -> (f64, f64) {
     let n = node("hot-typed-task", &[Framing::Cbor]).await;
     tokio::spawn(async move {
         let counter = n.spawn_actor(Counter::default());
-        let mut asks = Vec::new();
-        for _ in 0..3 {
+        let (tx, mut rx) = mpsc::channel::<oneshot::Sender<u64>>(1024);
+        tokio::spawn(async move {
+            let mut n = 0;
+            while let Some(reply) = rx.recv().await {
+                n += 1;
+                let _ = reply.send(n);
+            }
+        });
+        let (mut asks, mut refs) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
             let start = Instant::now();
             for _ in 0..task_rtt_n() {
                 let _: u64 = counter.ask(Count::get()).await.unwrap();
             }
             asks.push(start.elapsed().as_nanos() as f64 / task_rtt_n() as f64);
+            let start = Instant::now();
+            for _ in 0..task_rtt_n() {
+                let (otx, orx) = oneshot::channel();
+                tx.send(otx).await.unwrap();
+                orx.await.unwrap();
+            }
+            refs.push(start.elapsed().as_nanos() as f64 / task_rtt_n() as f64);
         }
-        median(asks)
+        (median(asks), median(refs))
     })
     .await
     .unwrap()
-}
-
-/// Nanoseconds per mpsc + oneshot round trip from a task of the runtime.
-async fn mpsc_oneshot_rtt_in_task() -> f64 {
-    tokio::spawn(mpsc_oneshot_rtt(task_rtt_n())).await.unwrap()
 }
 
 /// Nanoseconds per mpsc + oneshot round trip, `n` timed per run.
@@ -321,8 +333,8 @@ async fn main() {
             "typed" => typed().await.0,
             "ask" => typed().await.1,
             "ask_ref" => mpsc_oneshot_rtt(rtt_n()).await,
-            "ask_task" => typed_ask_in_task().await,
-            "ask_ref_task" => mpsc_oneshot_rtt_in_task().await,
+            "ask_task" => asks_in_task().await.0,
+            "ask_ref_task" => asks_in_task().await.1,
             "cal" => cal_rtt().await.0,
             other => panic!("unknown figure {other}"),
         };
@@ -336,8 +348,7 @@ async fn main() {
     let mpsc_small = mpsc_of(|i| Small::Tag(i, PAYLOAD)).await;
     let (tell, ask) = typed().await;
     let ask_ref = mpsc_oneshot_rtt(rtt_n()).await;
-    let ask_task = typed_ask_in_task().await;
-    let ask_ref_task = mpsc_oneshot_rtt_in_task().await;
+    let (ask_task, ask_ref_task) = asks_in_task().await;
     let (cal50, cal99) = cal_rtt().await;
     let (raw50, raw99) = raw_tcp_rtt().await;
     println!(
