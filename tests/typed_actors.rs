@@ -723,3 +723,99 @@ async fn asks_answered_as_the_actor_stops_or_fails() {
     let gone = within("an ask of a stopped actor", b.ask(PartingMsg::last_word())).await;
     assert!(matches!(gone, Err(aemp::Error::NoReply { .. })), "{gone:?}");
 }
+
+/// An ask that waits for room in a full mailbox gives up at its timeout, and fails at once
+/// when the actor stops.
+#[tokio::test]
+async fn asks_waiting_for_room_time_out_or_fail_when_the_actor_stops() {
+    let node = Node::builder()
+        .node_id("typed-full-asks")
+        .start()
+        .await
+        .unwrap();
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let actor = node.spawn_actor_with_capacity(
+        Gated {
+            gate: gate.clone(),
+            seen: Vec::new(),
+        },
+        1,
+    );
+    // One message in the handler (stuck at the gate), one filling the mailbox.
+    actor.tell(GatedMsg::Item(1)).unwrap();
+    within("room", actor.send(GatedMsg::Item(2))).await.unwrap();
+    let timed_out = actor
+        .ask(GatedMsg::seen())
+        .timeout(std::time::Duration::from_millis(20))
+        .await;
+    assert!(
+        matches!(timed_out, Err(aemp::Error::Timeout { .. })),
+        "{timed_out:?}"
+    );
+    let waiting = {
+        let actor = actor.clone();
+        tokio::spawn(async move { actor.ask(GatedMsg::seen()).await })
+    };
+    // It waits for room (the gate is shut); the actor is killed meanwhile.
+    tokio::task::yield_now().await;
+    actor.kil(msg!["enough"]).unwrap();
+    let failed = within("the waiting ask", waiting).await.unwrap();
+    assert!(
+        matches!(failed, Err(aemp::Error::NoReply { .. })),
+        "{failed:?}"
+    );
+}
+
+/// A kill stops an actor whose handler waits: the handler is dropped where it waits, the
+/// monitors see the kill's reason, and the `stopped` hook runs.
+#[tokio::test]
+async fn a_kill_stops_a_handler_where_it_waits() {
+    struct Waiting {
+        gate: std::sync::Arc<tokio::sync::Semaphore>,
+        entered: std::sync::Arc<tokio::sync::Notify>,
+        stopped: Option<tokio::sync::oneshot::Sender<Vec<Value>>>,
+    }
+    #[actor]
+    impl Waiting {
+        async fn wait(&mut self) -> u32 {
+            self.entered.notify_one();
+            let _pass = self.gate.acquire().await.unwrap();
+            1
+        }
+        async fn stopped(&mut self, _ctx: &mut ActorCtx<Self>, reason: &[Value]) {
+            if let Some(tx) = self.stopped.take() {
+                let _ = tx.send(reason.to_vec());
+            }
+        }
+    }
+    let node = Node::builder()
+        .node_id("typed-kill-wait")
+        .start()
+        .await
+        .unwrap();
+    let (tx, stopped) = tokio::sync::oneshot::channel();
+    let entered = std::sync::Arc::new(tokio::sync::Notify::new());
+    let actor = node.spawn_actor(Waiting {
+        gate: std::sync::Arc::new(tokio::sync::Semaphore::new(0)),
+        entered: entered.clone(),
+        stopped: Some(tx),
+    });
+    let death = actor.monitor();
+    let asking = {
+        let actor = actor.clone();
+        tokio::spawn(async move { actor.ask(WaitingMsg::wait()).await })
+    };
+    // The handler waits at the gate for good; the kill ends it.
+    within("the handler", entered.notified()).await;
+    actor.kil(msg!["shutdown"]).unwrap();
+    assert_eq!(within("the death", death).await, msg!["shutdown"]);
+    assert_eq!(
+        within("the stopped hook", stopped).await.unwrap(),
+        msg!["shutdown"]
+    );
+    let asked = within("the ask", asking).await.unwrap();
+    assert!(
+        matches!(asked, Err(aemp::Error::NoReply { .. })),
+        "{asked:?}"
+    );
+}

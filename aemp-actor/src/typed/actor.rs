@@ -4,6 +4,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 
 use aemp_transport::Value;
 use futures::FutureExt;
@@ -255,10 +256,36 @@ fn start<A: Actor>(
         me: port.clone(),
         stop: None,
     };
+    // Made here, not in `run`: a task dropped before its first poll drops it too.
+    let ending = Ending {
+        mailbox,
+        node: node.clone(),
+        id: port.id().clone(),
+        reason: None,
+    };
     // The actor's code runs as its node's (references it handles send through it).
     node.runtime()
-        .spawn(InNode::new(node.weak(), run(init, started, ctx, mailbox)));
+        .spawn(InNode::new(node.weak(), run(init, started, ctx, ending)));
     Some(port)
+}
+
+/// Runs `handler` unless the actor is killed first: then the handler is dropped where it
+/// waits, and the kill's reason comes back.
+async fn unless_killed<M: Message, F: Future>(
+    mailbox: &Mailbox<M>,
+    handler: F,
+) -> Result<F::Output, Vec<Value>> {
+    let mut handler = std::pin::pin!(handler);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = handler.as_mut().poll(cx) {
+            return Poll::Ready(Ok(out));
+        }
+        match mailbox.watch_kill(cx) {
+            Some(reason) => Poll::Ready(Err(reason)),
+            None => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// Closes the mailbox and kills the port however the actor's task ends: with the reason the
@@ -273,6 +300,7 @@ struct Ending<M: Message> {
 
 impl<M: Message> Drop for Ending<M> {
     fn drop(&mut self) {
+        // (Closing twice is harmless.)
         self.mailbox.close();
         let reason = self
             .reason
@@ -286,14 +314,9 @@ async fn run<A: Actor>(
     init: impl FnOnce() -> Result<A, BoxError>,
     started: Option<oneshot::Sender<()>>,
     mut ctx: ActorCtx<A>,
-    mailbox: Arc<Mailbox<A::Msg>>,
+    mut ending: Ending<A::Msg>,
 ) {
-    let mut ending = Ending {
-        mailbox: mailbox.clone(),
-        node: ctx.node.clone(),
-        id: ctx.me.id().clone(),
-        reason: None,
-    };
+    let mailbox = ending.mailbox.clone();
     let mut actor = match crate::sync::run_fallible(init) {
         Ok(actor) => actor,
         Err(e) => {
@@ -358,15 +381,24 @@ async fn run<A: Actor>(
             let msg = env.msg;
             let handling =
                 AssertUnwindSafe(async { actor.handle(&mut ctx, msg).await }).catch_unwind();
-            // A traced message's handler runs in its trace (what it sends carries it on).
+            // A traced message's handler runs in its trace (what it sends carries it on). A
+            // kill stops it where it waits.
             let outcome = match trace {
-                None => tracing::Instrument::instrument(handling, span).await,
+                None => {
+                    unless_killed(&mailbox, tracing::Instrument::instrument(handling, span)).await
+                }
                 Some(_) => {
-                    tracing::Instrument::instrument(
-                        crate::trace::Within::new(trace, handling),
-                        span,
-                    )
-                    .await
+                    let traced = crate::trace::Within::new(trace, handling);
+                    unless_killed(&mailbox, tracing::Instrument::instrument(traced, span)).await
+                }
+            };
+            let outcome = match outcome {
+                Ok(outcome) => outcome,
+                Err(reason) => {
+                    if let ReplyTo::Slot(key) = env.reply {
+                        answer = Some((key, None));
+                    }
+                    break 'life reason;
                 }
             };
             // Only this task counts: a store, not a read-modify-write.
@@ -396,10 +428,12 @@ async fn run<A: Actor>(
             }
         }
     };
-    // An answer not given yet (the handler stopped the actor, or failed) is given now.
+    // An answer not given yet (the handler stopped the actor, or failed) is given now; then
+    // what is queued fails at once (the `stopped` hook may take its time).
     if let Some((key, value)) = answer.take() {
         mailbox.answer(key, value);
     }
+    mailbox.close();
     if AssertUnwindSafe(async { actor.stopped(&mut ctx, &reason).await })
         .catch_unwind()
         .await

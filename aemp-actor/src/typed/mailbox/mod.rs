@@ -125,6 +125,8 @@ struct State<M> {
     closed: bool,
     /// The actor, while it waits (taken by whoever wakes it).
     actor: Option<Waker>,
+    /// The actor, while a handler of its waits (woken by a kill only).
+    busy: Option<Waker>,
     /// Local senders waiting for room: bounded by the `send` futures the program holds.
     waiters: foldhash::HashMap<u64, Waiter>,
     /// Their ids in arrival order; an id no longer among `waiters` (its sender gave up) is
@@ -192,6 +194,7 @@ impl<M: Message> Mailbox<M> {
                 kill: None,
                 closed: false,
                 actor: None,
+                busy: None,
                 waiters: Default::default(),
                 turns: VecDeque::new(),
                 owed: 0,
@@ -269,8 +272,26 @@ impl<M: Message> Mailbox<M> {
         }
         st.kill = Some(reason);
         let actor = st.actor.take();
+        let busy = st.busy.take();
         drop(st);
         wake(actor);
+        wake(busy);
+    }
+
+    /// While a handler waits: the kill's reason if the actor was killed (the handler is to be
+    /// dropped), else `None` with the actor's waker kept for a kill.
+    pub(super) fn watch_kill(&self, cx: &mut Context<'_>) -> Option<Vec<Value>> {
+        let mut st = lock(&self.state);
+        if let Some(reason) = st.kill.take() {
+            return Some(reason);
+        }
+        let old = match &st.busy {
+            Some(w) if w.will_wake(cx.waker()) => None,
+            _ => st.busy.replace(cx.waker().clone()),
+        };
+        drop(st);
+        drop(old);
+        None
     }
 
     /// The actor's next item, or `Pending` with its waker kept. A kill comes first, then a
@@ -282,9 +303,13 @@ impl<M: Message> Mailbox<M> {
         answer: &mut Option<(SlotKey, Option<Value>)>,
     ) -> Poll<Next<M>> {
         let mut st = lock(&self.state);
-        let asker = answer
-            .take()
-            .and_then(|(key, value)| st.give_answer(key, value));
+        // (An answer nobody waits for any more is dropped once the lock is let go.)
+        let (asker, _unwanted) = match answer.take().map(|(key, value)| st.give_answer(key, value))
+        {
+            Some(Ok(waker)) => (waker, None),
+            Some(Err(value)) => (None, value),
+            None => (None, None),
+        };
         let next = if let Some(reason) = st.kill.take() {
             Poll::Ready(Next::Killed(reason))
         } else if let Some((port, reason)) = st.exits.pop_front() {
@@ -335,7 +360,7 @@ impl<M: Message> Mailbox<M> {
             (
                 std::mem::take(&mut st.mail),
                 std::mem::take(&mut st.waiters),
-                st.actor.take(),
+                (st.actor.take(), st.busy.take()),
                 st.fail_replies(),
             )
         };

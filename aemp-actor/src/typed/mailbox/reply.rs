@@ -33,15 +33,24 @@ enum Answer {
 }
 
 impl<M> State<M> {
-    fn new_slot(&mut self, waker: Option<&Waker>) -> SlotKey {
+    fn new_slot(&mut self, waker: Option<Waker>) -> SlotKey {
         self.next_generation += 1;
         let generation = self.next_generation;
         let index = self.replies.insert(Slot {
             generation,
             answer: Answer::Waiting,
-            waker: waker.cloned(),
+            waker,
         });
         SlotKey { index, generation }
+    }
+
+    /// Takes the slot of `key` out; after a burst of asks, the slab gives its memory back.
+    fn take_slot(&mut self, key: SlotKey) -> Slot {
+        let slot = self.replies.remove(key.index);
+        if self.replies.is_empty() && self.replies.capacity() > 64 {
+            self.replies = slab::Slab::new();
+        }
+        slot
     }
 
     fn slot(&mut self, key: SlotKey) -> Option<&mut Slot> {
@@ -50,14 +59,21 @@ impl<M> State<M> {
             .filter(|s| s.generation == key.generation)
     }
 
-    /// Gives the ask of `key` its answer (`None`: none will come): its asker's waker.
-    pub(super) fn give_answer(&mut self, key: SlotKey, value: Option<Value>) -> Option<Waker> {
-        let slot = self.slot(key)?;
+    /// Gives the ask of `key` its answer (`None`: none will come): its asker's waker, or
+    /// the answer back if the asker gave up (to be dropped once the lock is let go).
+    pub(super) fn give_answer(
+        &mut self,
+        key: SlotKey,
+        value: Option<Value>,
+    ) -> Result<Option<Waker>, Option<Value>> {
+        let Some(slot) = self.slot(key) else {
+            return Err(value);
+        };
         slot.answer = match value {
             Some(value) => Answer::Given(value),
             None => Answer::Never,
         };
-        slot.waker.take()
+        Ok(slot.waker.take())
     }
 
     /// Every ask still waiting learns that no reply will come: their wakers.
@@ -78,6 +94,8 @@ impl<M: Message> Mailbox<M> {
     /// for its reply that wakes `waker`; else hands the message back.
     pub(in crate::typed) fn try_ask(&self, msg: M, waker: &Waker) -> Result<SlotKey, Refused<M>> {
         let seen = Seen::noted(crate::trace::local());
+        // (Cloned before the lock: no executor code runs under it.)
+        let waker = waker.clone();
         let mut st = lock(&self.state);
         let env = |reply| Envelope {
             msg,
@@ -132,7 +150,7 @@ impl<M: Message> Mailbox<M> {
                 Poll::Pending
             }
             _ => {
-                let slot = st.replies.remove(key.index);
+                let slot = st.take_slot(key);
                 drop(st);
                 Poll::Ready(match slot.answer {
                     Answer::Given(value) => Some(value),
@@ -146,7 +164,7 @@ impl<M: Message> Mailbox<M> {
     pub(in crate::typed) fn forget_reply(&self, key: SlotKey) {
         let mut st = lock(&self.state);
         if st.slot(key).is_some() {
-            let slot = st.replies.remove(key.index);
+            let slot = st.take_slot(key);
             drop(st);
             drop(slot);
         }
@@ -155,7 +173,9 @@ impl<M: Message> Mailbox<M> {
     /// The actor's answer to the ask of `key` (`None`: the handler failed). (The actor's loop
     /// gives it with its next `poll_next`, under the same lock, when it goes on.)
     pub(in crate::typed) fn answer(&self, key: SlotKey, value: Option<Value>) {
-        let waker = lock(&self.state).give_answer(key, value);
-        wake(waker);
+        let given = lock(&self.state).give_answer(key, value);
+        if let Ok(waker) = given {
+            wake(waker);
+        }
     }
 }
