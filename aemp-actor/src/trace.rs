@@ -14,9 +14,6 @@
 //! in Jaeger or any OTLP collector.
 
 use std::cell::Cell;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use aemp_transport::Value;
 
@@ -92,30 +89,6 @@ pub(crate) fn within<T>(ctx: Option<TraceCtx>, f: impl FnOnce() -> T) -> T {
     }
     let _restore = Restore(CURRENT.with(|c| c.replace(ctx)));
     f()
-}
-
-pin_project_lite::pin_project! {
-    /// Runs `fut`, polled in trace `ctx` (a handler that awaits keeps its trace across
-    /// polls).
-    pub(crate) struct Within<F> {
-        ctx: Option<TraceCtx>,
-        #[pin]
-        fut: F,
-    }
-}
-
-impl<F> Within<F> {
-    pub(crate) fn new(ctx: Option<TraceCtx>, fut: F) -> Self {
-        Within { ctx, fut }
-    }
-}
-
-impl<F: Future> Future for Within<F> {
-    type Output = F::Output;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        within(*this.ctx, || this.fut.poll(cx))
-    }
 }
 
 /// The context a message sent to another node now carries: the OpenTelemetry span the code

@@ -269,25 +269,6 @@ fn start<A: Actor>(
     Some(port)
 }
 
-/// Runs `handler` unless the actor is killed first: then the handler is dropped where it
-/// waits, and the kill's reason comes back.
-async fn unless_killed<M: Message, F: Future>(
-    mailbox: &Mailbox<M>,
-    handler: F,
-) -> Result<F::Output, Vec<Value>> {
-    let mut handler = std::pin::pin!(handler);
-    std::future::poll_fn(|cx| {
-        if let Poll::Ready(out) = handler.as_mut().poll(cx) {
-            return Poll::Ready(Ok(out));
-        }
-        match mailbox.watch_kill(cx) {
-            Some(reason) => Poll::Ready(Err(reason)),
-            None => Poll::Pending,
-        }
-    })
-    .await
-}
-
 /// Closes the mailbox and kills the port however the actor's task ends: with the reason the
 /// actor stopped with, or (the task unwound outside a handler, or the runtime dropped it)
 /// with `["die", ...]`. Queued asks fail, senders get their messages back, monitors fire.
@@ -379,18 +360,28 @@ async fn run<A: Actor>(
                 }
             }
             let msg = env.msg;
-            let handling =
-                AssertUnwindSafe(async { actor.handle(&mut ctx, msg).await }).catch_unwind();
-            // A traced message's handler runs in its trace (what it sends carries it on). A
-            // kill stops it where it waits.
-            let outcome = match trace {
-                None => {
-                    unless_killed(&mailbox, tracing::Instrument::instrument(handling, span)).await
-                }
-                Some(_) => {
-                    let traced = crate::trace::Within::new(trace, handling);
-                    unless_killed(&mailbox, tracing::Instrument::instrument(traced, span)).await
-                }
+            // Polled in its span and, for a traced message, in its trace (what the handler
+            // sends carries it on); a kill stops it where it waits. (One frame, pinned once:
+            // no wrapper futures to move per message.)
+            let outcome = {
+                let handling =
+                    AssertUnwindSafe(async { actor.handle(&mut ctx, msg).await }).catch_unwind();
+                let mut handling = std::pin::pin!(handling);
+                std::future::poll_fn(|cx| {
+                    let _entered = span.enter();
+                    let polled = match trace {
+                        None => handling.as_mut().poll(cx),
+                        Some(_) => crate::trace::within(trace, || handling.as_mut().poll(cx)),
+                    };
+                    if let Poll::Ready(outcome) = polled {
+                        return Poll::Ready(Ok(outcome));
+                    }
+                    match mailbox.watch_kill(cx) {
+                        Some(reason) => Poll::Ready(Err(reason)),
+                        None => Poll::Pending,
+                    }
+                })
+                .await
             };
             let outcome = match outcome {
                 Ok(outcome) => outcome,

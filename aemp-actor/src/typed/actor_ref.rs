@@ -133,7 +133,7 @@ impl<M: Message> ActorRef<M> {
     pub fn ask<Q: Request<Msg = M>>(&self, request: Q) -> Ask<'_, M, Q::Reply> {
         let route = match &self.local {
             Some(mailbox) => Route::Local(mailbox),
-            None => Route::Remote(self.node()),
+            None => Route::Remote(self.node().ok()),
         };
         Ask::new(&self.id, route, request.into_message())
     }

@@ -26,7 +26,7 @@ pub(super) enum Route<'a, M> {
     /// A typed actor of this node: the message goes to its mailbox as it is.
     Local(&'a Arc<Mailbox<M>>),
     /// Any other port, through this node (or the reason there is none).
-    Remote(Result<Node, Error>),
+    Remote(Option<Node>),
 }
 
 /// The slow part of an exchange, boxed: a remote port's `cal`, or a wait for room in a full
@@ -100,11 +100,12 @@ enum State<'a, M: Message> {
     /// Queued in a local mailbox: the reply comes to this slot.
     Asked(&'a Mailbox<M>, SlotKey),
     /// Waiting for room in a full local mailbox, the reply's slot reserved.
-    Sending(&'a Mailbox<M>, SlotKey, SendMail<'a, M>),
+    Sending(&'a Mailbox<M>, SlotKey, Box<SendMail<'a, M>>),
     /// A remote port's `cal`.
     Exchange(Exchange),
     /// The ask failed at once.
-    Failed(Error),
+    /// (Boxed, as the wait for room: the states of the common case stay small to move.)
+    Failed(Box<Error>),
     Done,
 }
 
@@ -158,16 +159,16 @@ fn start<'a, M: Message>(
 ) -> State<'a, M> {
     let mailbox: &'a Mailbox<M> = match route {
         Route::Local(mailbox) => mailbox,
-        Route::Remote(Err(e)) => return State::Failed(e),
-        Route::Remote(Ok(node)) => return remote(port.clone(), node, msg),
+        Route::Remote(None) => return State::Failed(Box::new(Error::NoNode)),
+        Route::Remote(Some(node)) => return remote(port.clone(), node, msg),
     };
     match mailbox.try_ask(msg, cx.waker()) {
         Ok(key) => State::Asked(mailbox, key),
         Err(Refused::Full(env)) => {
             let (key, env) = mailbox.ask_later(env);
-            State::Sending(mailbox, key, mailbox.send(env))
+            State::Sending(mailbox, key, Box::new(mailbox.send(env)))
         }
-        Err(Refused::Closed(_)) => State::Failed(no_reply(port)),
+        Err(Refused::Closed(_)) => State::Failed(Box::new(no_reply(port))),
     }
 }
 
@@ -207,7 +208,7 @@ impl<M: Message, R: DeserializeOwned> Future for Asking<'_, M, R> {
                         .poll_reply(*key, cx)
                         .map(|r| r.ok_or_else(|| no_reply(port)))
                 }
-                State::Sending(mailbox, key, send) => match Pin::new(send).poll(cx) {
+                State::Sending(mailbox, key, send) => match Pin::new(&mut **send).poll(cx) {
                     Poll::Ready(Ok(())) => this.state = State::Asked(mailbox, *key),
                     Poll::Ready(Err(_)) => {
                         mailbox.forget_reply(*key);
@@ -217,7 +218,7 @@ impl<M: Message, R: DeserializeOwned> Future for Asking<'_, M, R> {
                 },
                 State::Exchange(f) => break f.as_mut().poll(cx),
                 State::Failed(_) => match std::mem::replace(&mut this.state, State::Done) {
-                    State::Failed(e) => break Poll::Ready(Err(e)),
+                    State::Failed(e) => break Poll::Ready(Err(*e)),
                     _ => break Poll::Ready(Err(no_reply(port))),
                 },
                 State::Done => break Poll::Ready(Err(no_reply(port))),
