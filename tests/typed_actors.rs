@@ -512,21 +512,30 @@ impl Gated {
     }
 }
 
-/// Messages from the network never wait for a full typed mailbox (the connection carries
-/// other ports' messages): they queue past its capacity, in order, up to
-/// `OVERFLOW_FACTOR` times it; what comes beyond is dropped, and the link carries on.
-#[tokio::test]
-async fn network_messages_queue_past_a_full_mailbox_up_to_its_bound() {
-    let (a, b) = pair("overflow-a", "overflow-b").await;
+/// A `Gated` actor on `node` with a mailbox of `capacity`, and its gate (shut).
+fn gated(
+    node: &Node,
+    capacity: usize,
+) -> (ActorRef<GatedMsg>, std::sync::Arc<tokio::sync::Semaphore>) {
     let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-    let capacity = 2;
-    let actor = b.spawn_actor_with_capacity(
+    let actor = node.spawn_actor_with_capacity(
         Gated {
             gate: gate.clone(),
             seen: Vec::new(),
         },
         capacity,
     );
+    (actor, gate)
+}
+
+/// Messages from the network never wait for a full typed mailbox (the connection carries
+/// other ports' messages): they queue past its capacity, in order, up to
+/// `OVERFLOW_FACTOR` times it; what comes beyond is dropped, and the link carries on.
+#[tokio::test]
+async fn network_messages_queue_past_a_full_mailbox_up_to_its_bound() {
+    let (a, b) = pair("overflow-a", "overflow-b").await;
+    let capacity = 2;
+    let (actor, gate) = gated(&b, capacity);
     let bound = capacity * aemp::kernel::typed::OVERFLOW_FACTOR;
     for n in 0..(bound as u32 + 100) {
         a.snd(actor.id(), msg!["item", n]).unwrap();
@@ -563,14 +572,7 @@ async fn local_senders_wait_for_room_in_turn() {
         .start()
         .await
         .unwrap();
-    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-    let actor = node.spawn_actor_with_capacity(
-        Gated {
-            gate: gate.clone(),
-            seen: Vec::new(),
-        },
-        1,
-    );
+    let (actor, gate) = gated(&node, 1);
     let senders: Vec<_> = (0..4u32)
         .map(|s| {
             let actor = actor.clone();
@@ -610,16 +612,12 @@ fn an_actor_whose_runtime_ends_fails_its_askers() {
         .enable_all()
         .build()
         .unwrap();
-    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-    let (_node, actor) = rt_a.block_on(async {
+    let (_node, actor, _gate) = rt_a.block_on(async {
         let node = Node::builder().node_id("typed-rt-a").start().await.unwrap();
-        let actor = node.spawn_actor(Gated {
-            gate: gate.clone(),
-            seen: Vec::new(),
-        });
+        let (actor, gate) = gated(&node, aemp::kernel::typed::DEFAULT_CAPACITY);
         // A handler that never finishes: what comes next waits in the mailbox.
         actor.tell(GatedMsg::Item(1)).unwrap();
-        (node, actor)
+        (node, actor, gate)
     });
     let rt_b = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -733,14 +731,7 @@ async fn asks_waiting_for_room_time_out_or_fail_when_the_actor_stops() {
         .start()
         .await
         .unwrap();
-    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-    let actor = node.spawn_actor_with_capacity(
-        Gated {
-            gate: gate.clone(),
-            seen: Vec::new(),
-        },
-        1,
-    );
+    let (actor, _gate) = gated(&node, 1);
     // One message in the handler (stuck at the gate), one filling the mailbox.
     actor.tell(GatedMsg::Item(1)).unwrap();
     within("room", actor.send(GatedMsg::Item(2))).await.unwrap();
