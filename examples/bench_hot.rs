@@ -216,14 +216,7 @@ async fn asks_in_task() -> (f64, f64) {
     let n = node("hot-typed-task", &[Framing::Cbor]).await;
     tokio::spawn(async move {
         let counter = n.spawn_actor(Counter::default());
-        let (tx, mut rx) = mpsc::channel::<oneshot::Sender<u64>>(1024);
-        tokio::spawn(async move {
-            let mut n = 0;
-            while let Some(reply) = rx.recv().await {
-                n += 1;
-                let _ = reply.send(n);
-            }
-        });
+        let tx = oneshot_counter();
         let (mut asks, mut refs) = (Vec::new(), Vec::new());
         for _ in 0..5 {
             let start = Instant::now();
@@ -245,8 +238,8 @@ async fn asks_in_task() -> (f64, f64) {
     .unwrap()
 }
 
-/// Nanoseconds per mpsc + oneshot round trip, `n` timed per run.
-async fn mpsc_oneshot_rtt(n: usize) -> f64 {
+/// The reference's counter: a task answering each request (a oneshot sender) with a count.
+fn oneshot_counter() -> mpsc::Sender<oneshot::Sender<u64>> {
     let (tx, mut rx) = mpsc::channel::<oneshot::Sender<u64>>(1024);
     tokio::spawn(async move {
         let mut n = 0;
@@ -255,6 +248,12 @@ async fn mpsc_oneshot_rtt(n: usize) -> f64 {
             let _ = reply.send(n);
         }
     });
+    tx
+}
+
+/// Nanoseconds per mpsc + oneshot round trip, `n` timed per run.
+async fn mpsc_oneshot_rtt(n: usize) -> f64 {
+    let tx = oneshot_counter();
     let mut times = Vec::new();
     for _ in 0..3 {
         let start = Instant::now();
