@@ -28,11 +28,26 @@ async fn stats_count_links_ports_and_queues() {
     let _watch_b1 = b.monitor(&slow);
     let _watch_b2 = b.monitor(&slow);
     // The node-port request answers the same snapshot, across the network, counting what
-    // came on its link before it.
-    let reply = within("stats", a.cal(PortId::new("obs-b", ""), msg!["aemp_stats"]))
-        .await
-        .unwrap();
-    let seen: Stats = aemp::transport::from_value(reply[0].clone()).unwrap();
+    // came on its link before it. (Asked again while the counts are short: should the two
+    // nodes have swapped connections meanwhile, the old one's reader may not have counted
+    // all yet.)
+    let seen: Stats = within("stats that count the traffic", async {
+        loop {
+            let reply = a
+                .cal(PortId::new("obs-b", ""), msg!["aemp_stats"])
+                .await
+                .unwrap();
+            let seen: Stats = aemp::transport::from_value(reply[0].clone()).unwrap();
+            if seen
+                .links
+                .iter()
+                .any(|l| l.node == "obs-a" && l.messages_in >= 100)
+            {
+                return seen;
+            }
+        }
+    })
+    .await;
     assert_eq!(seen.node, "obs-b");
     assert!(seen.monitors >= 3, "{seen:?}");
     let link = seen.links.iter().find(|l| l.node == "obs-a").unwrap();
