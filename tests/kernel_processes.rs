@@ -3,53 +3,30 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use aemp_actor::{msg, NodeEvent, PortId, Value};
+use support::aemp_run::RunNode;
 use support::nodes::{inbox, node, within};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
-/// An `aemp run` process; killed when dropped.
-struct NodeProcess {
-    child: Child,
-    id: String,
-    addr: String,
-}
-
-async fn run_node(id: &str) -> NodeProcess {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aemp"))
-        .args([
-            "run",
-            "--node-id",
-            id,
-            "--bind",
-            "127.0.0.1:0",
-            "--secret",
-            "test secret",
-        ])
-        .env("AEMP_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start aemp run");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = within("aemp run to start", lines.next_line())
-        .await
-        .unwrap()
-        .expect("a line from aemp run");
-    let addr = line.rsplit("listening on ").next().unwrap().to_owned();
-    assert!(
-        line.starts_with(&format!("aemp run: node {id} listening on 127.0.0.1:")),
-        "{line}"
-    );
-    NodeProcess {
-        child,
-        id: id.to_owned(),
-        addr,
-    }
+/// `aemp run --node-id ID` on 127.0.0.1 with the tests' secret (killed when dropped).
+async fn run_node(id: &str) -> RunNode {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aemp"));
+    cmd.args([
+        "run",
+        "--node-id",
+        id,
+        "--bind",
+        "127.0.0.1:0",
+        "--secret",
+        "test secret",
+    ])
+    .env("AEMP_LOG", "warn");
+    let node = RunNode::start(cmd).await;
+    assert_eq!(node.id, id);
+    assert!(node.addr.starts_with("127.0.0.1:"), "{}", node.addr);
+    node
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
