@@ -182,12 +182,11 @@ impl Counter {
     }
 }
 
-/// Nanoseconds per typed `send().await` to a local actor, and per `ask` round trip.
-async fn typed() -> (f64, f64) {
+/// Nanoseconds per typed `send().await` to a local actor.
+async fn typed() -> f64 {
     let n = node("hot-typed", &[Framing::Cbor]).await;
     let counter = n.spawn_actor(Counter::default());
     let mut tells = Vec::new();
-    let mut asks = Vec::new();
     for round in 1..=3u64 {
         let start = Instant::now();
         for i in 0..local_n() {
@@ -199,43 +198,42 @@ async fn typed() -> (f64, f64) {
         let seen: u64 = counter.ask(Count::get()).await.unwrap();
         assert_eq!(seen, round * local_n());
         tells.push(start.elapsed().as_nanos() as f64 / local_n() as f64);
-        let start = Instant::now();
-        for _ in 0..rtt_n() {
-            let _: u64 = counter.ask(Count::get()).await.unwrap();
-        }
-        asks.push(start.elapsed().as_nanos() as f64 / rtt_n() as f64);
     }
-    (median(tells), median(asks))
+    median(tells)
 }
 
-/// Nanoseconds per typed `ask` round trip from a task of the runtime (as an actor or a
-/// request handler asks), rather than from `main`'s thread, and per mpsc + oneshot round
-/// trip from a task: timed in turns within one task (5 runs each, medians), so that both
-/// meet the same runtime, placement of tasks and machine state.
-async fn asks_in_task() -> (f64, f64) {
-    let n = node("hot-typed-task", &[Framing::Cbor]).await;
-    tokio::spawn(async move {
+/// Nanoseconds per typed `ask` round trip and per mpsc + oneshot round trip, timed in turns
+/// (5 runs each, medians) so that both meet the same runtime and machine state: from
+/// `main`'s thread (`in_task` false: every round trip crosses threads), or from a task of
+/// the runtime (as an actor or a request handler asks).
+async fn asks(in_task: bool) -> (f64, f64) {
+    let n = node("hot-typed-ask", &[Framing::Cbor]).await;
+    let rounds = if in_task { task_rtt_n() } else { rtt_n() };
+    let turns = async move {
         let counter = n.spawn_actor(Counter::default());
         let tx = oneshot_counter();
         let (mut asks, mut refs) = (Vec::new(), Vec::new());
         for _ in 0..5 {
             let start = Instant::now();
-            for _ in 0..task_rtt_n() {
+            for _ in 0..rounds {
                 let _: u64 = counter.ask(Count::get()).await.unwrap();
             }
-            asks.push(start.elapsed().as_nanos() as f64 / task_rtt_n() as f64);
+            asks.push(start.elapsed().as_nanos() as f64 / rounds as f64);
             let start = Instant::now();
-            for _ in 0..task_rtt_n() {
+            for _ in 0..rounds {
                 let (otx, orx) = oneshot::channel();
                 tx.send(otx).await.unwrap();
                 orx.await.unwrap();
             }
-            refs.push(start.elapsed().as_nanos() as f64 / task_rtt_n() as f64);
+            refs.push(start.elapsed().as_nanos() as f64 / rounds as f64);
         }
         (median(asks), median(refs))
-    })
-    .await
-    .unwrap()
+    };
+    if in_task {
+        tokio::spawn(turns).await.unwrap()
+    } else {
+        turns.await
+    }
 }
 
 /// The reference's counter: a task answering each request (a oneshot sender) with a count.
@@ -249,22 +247,6 @@ fn oneshot_counter() -> mpsc::Sender<oneshot::Sender<u64>> {
         }
     });
     tx
-}
-
-/// Nanoseconds per mpsc + oneshot round trip, `n` timed per run.
-async fn mpsc_oneshot_rtt(n: usize) -> f64 {
-    let tx = oneshot_counter();
-    let mut times = Vec::new();
-    for _ in 0..3 {
-        let start = Instant::now();
-        for _ in 0..n {
-            let (otx, orx) = oneshot::channel();
-            tx.send(otx).await.unwrap();
-            orx.await.unwrap();
-        }
-        times.push(start.elapsed().as_nanos() as f64 / n as f64);
-    }
-    median(times)
 }
 
 fn percentiles(mut d: Vec<Duration>) -> (f64, f64) {
@@ -329,12 +311,17 @@ async fn main() {
             "remote_cbor" => remote_one_way(Framing::Cbor).await,
             "remote_json" => remote_one_way(Framing::Json).await,
             "local_snd" => local_snd().await,
-            "typed" => typed().await.0,
-            "ask" => typed().await.1,
-            "ask_ref" => mpsc_oneshot_rtt(rtt_n()).await,
-            "ask_task" => asks_in_task().await.0,
-            "ask_ref_task" => asks_in_task().await.1,
+            "typed" => typed().await,
             "cal" => cal_rtt().await.0,
+            // Both sides of a comparison, from one process.
+            "ask" | "ask_task" => {
+                let (ask, reference) = asks(only == "ask_task").await;
+                println!(
+                    "{{\"{only}\":{ask:.1},\"mpsc_oneshot\":{reference:.1},\"ratio\":{:.2}}}",
+                    ask / reference
+                );
+                return;
+            }
             other => panic!("unknown figure {other}"),
         };
         println!("{{\"{only}\":{figure:.1}}}");
@@ -345,9 +332,9 @@ async fn main() {
     let snd = local_snd().await;
     let mpsc_vec = mpsc_of(|i| msg!["tag", i, PAYLOAD]).await;
     let mpsc_small = mpsc_of(|i| Small::Tag(i, PAYLOAD)).await;
-    let (tell, ask) = typed().await;
-    let ask_ref = mpsc_oneshot_rtt(rtt_n()).await;
-    let (ask_task, ask_ref_task) = asks_in_task().await;
+    let tell = typed().await;
+    let (ask, ask_ref) = asks(false).await;
+    let (ask_task, ask_ref_task) = asks(true).await;
     let (cal50, cal99) = cal_rtt().await;
     let (raw50, raw99) = raw_tcp_rtt().await;
     println!(
@@ -355,13 +342,15 @@ async fn main() {
          \"local_snd_ns\":{snd:.0},\"mpsc_vec_value_ns\":{mpsc_vec:.0},\"mpsc_24b_enum_ns\":{mpsc_small:.0},\
          \"local_snd_vs_mpsc_vec\":{:.2},\"local_snd_vs_mpsc_24b\":{:.2},\
          \"typed_tell_ns\":{tell:.0},\"typed_tell_vs_mpsc_vec\":{:.2},\
-         \"typed_ask_ns\":{ask:.0},\"mpsc_oneshot_rtt_ns\":{ask_ref:.0},\
-         \"typed_ask_in_task_ns\":{ask_task:.0},\"mpsc_oneshot_rtt_in_task_ns\":{ask_ref_task:.0},\
+         \"typed_ask_ns\":{ask:.0},\"mpsc_oneshot_rtt_ns\":{ask_ref:.0},\"typed_ask_vs_mpsc_oneshot\":{:.2},\
+         \"typed_ask_in_task_ns\":{ask_task:.0},\"mpsc_oneshot_rtt_in_task_ns\":{ask_ref_task:.0},\"typed_ask_in_task_vs_mpsc_oneshot\":{:.2},\
          \"cal_p50_us\":{cal50:.1},\"cal_p99_us\":{cal99:.1},\"raw_tcp_p50_us\":{raw50:.1},\
          \"raw_tcp_p99_us\":{raw99:.1},\"cal_vs_raw_p50\":{:.2}}}",
         snd / mpsc_vec,
         snd / mpsc_small,
         tell / mpsc_vec,
+        ask / ask_ref,
+        ask_task / ask_ref_task,
         cal50 / raw50,
     );
 }

@@ -75,6 +75,7 @@ thread_local! {
 }
 
 /// The trace the code on this thread runs in, if any.
+#[inline]
 pub fn current() -> Option<TraceCtx> {
     CURRENT.with(Cell::get)
 }
@@ -104,6 +105,7 @@ pub(crate) fn outgoing() -> Option<TraceCtx> {
 
 /// The context a message queued on this node now carries: the OpenTelemetry span the code
 /// runs in (when joined), else the current trace as it is (no hop to name).
+#[inline]
 pub(crate) fn local() -> Option<TraceCtx> {
     #[cfg(feature = "opentelemetry")]
     if otel::joined() {

@@ -13,7 +13,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::actor_ref::{ActorRef, IntoReason};
-use super::mailbox::{Mailbox, Next, ReplyTo, SharedMailbox, SPAN_TARGET};
+use super::mailbox::{Mailbox, Next, ReplyTo, SharedMailbox, SlotKey, SPAN_TARGET};
 use super::Message;
 use crate::error::BoxError;
 use crate::node::{InNode, Node};
@@ -310,114 +310,18 @@ async fn run<A: Actor>(
     if let Some(started) = started {
         let _ = started.send(());
     }
-    let mut handled = 0u64;
     // The answer to the ask just handled: given with the next look at the mailbox.
     let mut answer = None;
-    let reason = 'life: {
-        // (User code is called inside the guarded future: a panic before its first await is
-        // caught too.)
-        if let Err(p) = AssertUnwindSafe(async { actor.started(&mut ctx).await })
-            .catch_unwind()
-            .await
-        {
-            break 'life die(panic_text(p));
-        }
-        loop {
-            if let Some(reason) = ctx.stop.take() {
-                break 'life reason;
-            }
-            // The port's kill, a linked port's death, or the next message.
-            let env = match std::future::poll_fn(|cx| mailbox.poll_next(cx, &mut answer)).await {
-                Next::Mail(env) => env,
-                Next::Killed(reason) => break 'life reason,
-                Next::Exit(port, reason) => {
-                    let hook = async { actor.on_link_died(&mut ctx, port, reason).await };
-                    if let Err(p) = AssertUnwindSafe(hook).catch_unwind().await {
-                        break 'life die(panic_text(p));
-                    }
-                    continue;
-                }
-            };
-            // One span per handled message, as for the kernel's handler ports; the fields
-            // are only filled when a subscriber wants the span.
-            let span = tracing::debug_span!(
-                target: SPAN_TARGET,
-                "aemp.handle",
-                node = ctx.node.id(),
-                port = ctx.me.id().name(),
-                actor = std::any::type_name::<A>(),
-                tag = env.msg.tag(),
-                trace_id = tracing::field::Empty,
-                wait_us = tracing::field::Empty,
-            );
-            let trace = env.seen.as_ref().and_then(|s| s.trace);
-            if !span.is_disabled() {
-                if let Some(ctx) = trace {
-                    crate::trace::mark_handler(&span, ctx);
-                }
-                if let Some(at) = env.seen.as_ref().and_then(|s| s.queued_at) {
-                    span.record("wait_us", at.elapsed().as_secs_f64() * 1e6);
-                }
-            }
-            let msg = env.msg;
-            // Polled in its span and, for a traced message, in its trace (what the handler
-            // sends carries it on); a kill stops it where it waits. (One frame, pinned once:
-            // no wrapper futures to move per message.)
-            let outcome = {
-                let handling =
-                    AssertUnwindSafe(async { actor.handle(&mut ctx, msg).await }).catch_unwind();
-                let mut handling = std::pin::pin!(handling);
-                std::future::poll_fn(|cx| {
-                    let _entered = span.enter();
-                    let polled = match trace {
-                        None => handling.as_mut().poll(cx),
-                        Some(_) => crate::trace::within(trace, || handling.as_mut().poll(cx)),
-                    };
-                    if let Poll::Ready(outcome) = polled {
-                        return Poll::Ready(Ok(outcome));
-                    }
-                    match mailbox.watch_kill(cx) {
-                        Some(reason) => Poll::Ready(Err(reason)),
-                        None => Poll::Pending,
-                    }
-                })
-                .await
-            };
-            let outcome = match outcome {
-                Ok(outcome) => outcome,
-                Err(reason) => {
-                    if let ReplyTo::Slot(key) = env.reply {
-                        answer = Some((key, None));
-                    }
-                    break 'life reason;
-                }
-            };
-            // Only this task counts: a store, not a read-modify-write.
-            handled += 1;
-            mailbox
-                .handled
-                .store(handled, std::sync::atomic::Ordering::Relaxed);
-            let (reply, failed) = match outcome {
-                Ok(Ok(reply)) => (Some(reply), None),
-                Ok(Err(e)) => (None, Some(die(e))),
-                Err(p) => (None, Some(die(panic_text(p)))),
-            };
-            match env.reply {
-                ReplyTo::None => {}
-                // A local asker learns at once that no reply will come from a failed handler.
-                ReplyTo::Slot(key) => answer = Some((key, reply.map(Option::unwrap_or_default))),
-                ReplyTo::Port(port) => {
-                    if let Some(reply) = reply {
-                        if let Err(e) = ctx.node.snd(&port, reply.into_iter().collect()) {
-                            tracing::warn!(port = %ctx.me.id(), reply = port, error = %e, "cannot send reply");
-                        }
-                    }
-                }
-            }
-            if let Some(reason) = failed {
-                break 'life reason;
-            }
-        }
+    // User code (the hooks, the handlers) runs inside `live`: a panic anywhere in it ends
+    // the actor with `["die", panic]`. Caught once around the whole loop, not per message:
+    // no frame to build per message, and a panicking handler's ask fails all the same (the
+    // mailbox closes below, failing every ask that waits).
+    let reason = match AssertUnwindSafe(live(&mut actor, &mut ctx, &mailbox, &mut answer))
+        .catch_unwind()
+        .await
+    {
+        Ok(reason) => reason,
+        Err(p) => die(panic_text(p)),
     };
     // An answer not given yet (the handler stopped the actor, or failed) is given now; then
     // what is queued fails at once (the `stopped` hook may take its time).
@@ -433,4 +337,107 @@ async fn run<A: Actor>(
         tracing::warn!(port = %ctx.me.id(), "the stopped hook panicked");
     }
     ending.reason = Some(reason);
+}
+
+/// The actor's life: its `started` hook, then its messages, one at a time, until it stops;
+/// returns the reason it stopped with. `answer` is the answer to the ask just handled.
+async fn live<A: Actor>(
+    actor: &mut A,
+    ctx: &mut ActorCtx<A>,
+    mailbox: &Mailbox<A::Msg>,
+    answer: &mut Option<(SlotKey, Option<Value>)>,
+) -> Vec<Value> {
+    actor.started(ctx).await;
+    let mut handled = 0u64;
+    loop {
+        if let Some(reason) = ctx.stop.take() {
+            return reason;
+        }
+        // The port's kill, a linked port's death, or the next message.
+        let env = match std::future::poll_fn(|cx| mailbox.poll_next(cx, answer)).await {
+            Next::Mail(env) => env,
+            Next::Killed(reason) => return reason,
+            Next::Exit(port, reason) => {
+                actor.on_link_died(ctx, port, reason).await;
+                continue;
+            }
+        };
+        // One span per handled message, as for the kernel's handler ports; the fields are
+        // only filled when a subscriber wants the span.
+        let span = tracing::debug_span!(
+            target: SPAN_TARGET,
+            "aemp.handle",
+            node = ctx.node.id(),
+            port = ctx.me.id().name(),
+            actor = std::any::type_name::<A>(),
+            tag = env.msg.tag(),
+            trace_id = tracing::field::Empty,
+            wait_us = tracing::field::Empty,
+        );
+        let trace = env.seen.as_ref().and_then(|s| s.trace);
+        let observed = !span.is_disabled();
+        if observed {
+            if let Some(ctx) = trace {
+                crate::trace::mark_handler(&span, ctx);
+            }
+            if let Some(at) = env.seen.as_ref().and_then(|s| s.queued_at) {
+                span.record("wait_us", at.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+        // Polled in its span and, for a traced message, in its trace (what the handler
+        // sends carries it on); a kill stops it where it waits. (One frame, pinned once:
+        // no wrapper futures to move per message.)
+        let outcome = {
+            let mut handling = std::pin::pin!(actor.handle(ctx, env.msg));
+            std::future::poll_fn(|cx| {
+                let polled = match (observed, trace) {
+                    (false, None) => handling.as_mut().poll(cx),
+                    (true, None) => span.in_scope(|| handling.as_mut().poll(cx)),
+                    (_, Some(_)) => {
+                        let _entered = span.enter();
+                        crate::trace::within(trace, || handling.as_mut().poll(cx))
+                    }
+                };
+                if let Poll::Ready(outcome) = polled {
+                    return Poll::Ready(Ok(outcome));
+                }
+                match mailbox.watch_kill(cx) {
+                    Some(reason) => Poll::Ready(Err(reason)),
+                    None => Poll::Pending,
+                }
+            })
+            .await
+        };
+        // Only this task counts: a store, not a read-modify-write.
+        handled += 1;
+        mailbox
+            .handled
+            .store(handled, std::sync::atomic::Ordering::Relaxed);
+        let reply = match outcome {
+            Ok(Ok(reply)) => reply,
+            // The handler failed (or the actor was killed while it waited): a local asker
+            // learns at once that no reply will come.
+            failed => {
+                if let ReplyTo::Slot(key) = env.reply {
+                    *answer = Some((key, None));
+                }
+                return match failed {
+                    Ok(Err(e)) => die(e),
+                    Err(reason) => reason,
+                    Ok(Ok(_)) => unreachable!("matched above"),
+                };
+            }
+        };
+        match env.reply {
+            ReplyTo::None => {}
+            ReplyTo::Slot(key) => *answer = Some((key, Some(reply.unwrap_or_default()))),
+            ReplyTo::Port(port) => {
+                if let Some(reply) = reply {
+                    if let Err(e) = ctx.node.snd(&port, vec![reply]) {
+                        tracing::warn!(port = %ctx.me.id(), reply = port, error = %e, "cannot send reply");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -130,6 +130,7 @@ impl<M: Message> ActorRef<M> {
     /// and fails at once if the port dies or its node is lost. A local actor's ask waits
     /// like a function call, and fails if the actor stops first. [`Ask::timeout`] sets a
     /// limit for either.
+    #[inline]
     pub fn ask<Q: Request<Msg = M>>(&self, request: Q) -> Ask<'_, M, Q::Reply> {
         let route = match &self.local {
             Some(mailbox) => Route::Local(mailbox),

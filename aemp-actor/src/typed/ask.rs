@@ -58,6 +58,7 @@ impl<M, R> fmt::Debug for Ask<'_, M, R> {
 
 impl<'a, M: Message, R: DeserializeOwned> Ask<'a, M, R> {
     /// The ask of `port`, by `route`, with `msg`.
+    #[inline]
     pub(super) fn new(port: &'a PortId, route: Route<'a, M>, msg: M) -> Self {
         Ask {
             port,
@@ -86,8 +87,7 @@ impl<'a, M: Message, R: DeserializeOwned + Send + 'static> IntoFuture for Ask<'a
             Route::Remote(_) => self.timeout.or(Some(DEFAULT_ASK_TIMEOUT)),
         };
         Asking {
-            start: Some((self.route, self.msg)),
-            state: State::Done,
+            state: State::Start(self.route, self.msg),
             timeout,
             deadline: None,
             port: self.port,
@@ -97,6 +97,9 @@ impl<'a, M: Message, R: DeserializeOwned + Send + 'static> IntoFuture for Ask<'a
 }
 
 enum State<'a, M: Message> {
+    /// Not sent yet: it is at the first poll (a future made and never polled, as a
+    /// `select!` branch that is disabled, sends nothing).
+    Start(Route<'a, M>, M),
     /// Queued in a local mailbox: the reply comes to this slot.
     Asked(&'a Mailbox<M>, SlotKey),
     /// Waiting for room in a full local mailbox, the reply's slot reserved.
@@ -112,9 +115,6 @@ enum State<'a, M: Message> {
 /// An [`Ask`] under way: resolves to the decoded reply, or [`Error::Timeout`].
 #[must_use = "futures do nothing unless polled"]
 pub struct Asking<'a, M: Message, R> {
-    /// What is sent at the first poll (not before: a future made and never polled, as a
-    /// `select!` branch that is disabled, sends nothing).
-    start: Option<(Route<'a, M>, M)>,
     state: State<'a, M>,
     timeout: Option<Duration>,
     /// Boxed, and only with a timeout: an ask without one costs no timer.
@@ -142,33 +142,10 @@ impl<M: Message, R> fmt::Debug for Asking<'_, M, R> {
     }
 }
 
+#[cold]
 fn no_reply(port: &PortId) -> Error {
     Error::NoReply {
         port: port.to_string(),
-    }
-}
-
-/// Starts an ask: queues it in a local mailbox that has room (the common case: no future to
-/// build, the asker's waker registered with the request), else waits for room, or starts a
-/// remote exchange.
-fn start<'a, M: Message>(
-    port: &PortId,
-    route: Route<'a, M>,
-    msg: M,
-    cx: &mut Context<'_>,
-) -> State<'a, M> {
-    let mailbox: &'a Mailbox<M> = match route {
-        Route::Local(mailbox) => mailbox,
-        Route::Remote(None) => return State::Failed(Box::new(Error::NoNode)),
-        Route::Remote(Some(node)) => return remote(port.clone(), node, msg),
-    };
-    match mailbox.try_ask(msg, cx.waker()) {
-        Ok(key) => State::Asked(mailbox, key),
-        Err(Refused::Full(env)) => {
-            let (key, env) = mailbox.ask_later(env);
-            State::Sending(mailbox, key, Box::new(mailbox.send(env)))
-        }
-        Err(Refused::Closed(_)) => State::Failed(Box::new(no_reply(port))),
     }
 }
 
@@ -185,39 +162,118 @@ fn remote<'a, M: Message>(port: PortId, node: Node, msg: M) -> State<'a, M> {
     }))
 }
 
-impl<M: Message, R: DeserializeOwned> Future for Asking<'_, M, R> {
+/// The reply as `R`: moved as it is when `R` is [`Value`], else decoded.
+fn decode<R: DeserializeOwned + 'static>(value: Value) -> Result<R, Error> {
+    let mut value = Some(value);
+    if let Some(same) = (&mut value as &mut dyn std::any::Any).downcast_mut::<Option<R>>() {
+        if let Some(reply) = same.take() {
+            return Ok(reply);
+        }
+    }
+    aemp_transport::from_value(value.unwrap_or_default()).map_err(Error::Reply)
+}
+
+impl<M: Message, R: DeserializeOwned + 'static> Future for Asking<'_, M, R> {
     type Output = Result<R, Error>;
 
+    #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let port = this.port;
-        if let Some((route, msg)) = this.start.take() {
-            this.state = start(port, route, msg, cx);
-            this.deadline = this
-                .timeout
-                .map(|after| Box::pin(tokio::time::sleep(after)));
-            // Queued with this waker: the answer wakes it (no need to look before).
-            if matches!(this.state, State::Asked(..)) && this.deadline.is_none() {
-                return Poll::Pending;
+        // The common case, kept lean: a local ask without a timeout, sent at the first poll
+        // (its waker goes with it) and answered by the next.
+        if this.deadline.is_none() {
+            match this.state {
+                State::Asked(mailbox, key) => {
+                    let Poll::Ready(reply) = mailbox.poll_reply(key, cx) else {
+                        return Poll::Pending;
+                    };
+                    // The slot is gone. (`Asked` owns nothing: forgotten, not dropped, it
+                    // needs no drop glue here.)
+                    std::mem::forget(std::mem::replace(&mut this.state, State::Done));
+                    return Poll::Ready(match reply {
+                        Some(value) => decode(value),
+                        None => Err(no_reply(this.port)),
+                    });
+                }
+                State::Start(Route::Local(_), _) if this.timeout.is_none() => {
+                    let State::Start(Route::Local(mailbox), msg) =
+                        std::mem::replace(&mut this.state, State::Done)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    match mailbox.try_ask(msg, cx.waker()) {
+                        Ok(key) => {
+                            // (`Done`, just put there, owns nothing.)
+                            std::mem::forget(std::mem::replace(
+                                &mut this.state,
+                                State::Asked(mailbox, key),
+                            ));
+                            // Queued with this waker: the answer wakes it.
+                            return Poll::Pending;
+                        }
+                        Err(refused) => this.state = this.refused(mailbox, refused),
+                    }
+                }
+                _ => {}
             }
         }
+        this.poll_other(cx)
+    }
+}
+
+impl<'a, M: Message, R: DeserializeOwned + 'static> Asking<'a, M, R> {
+    /// What a local mailbox that did not take the ask at once leads to.
+    #[cold]
+    fn refused(&self, mailbox: &'a Mailbox<M>, refused: Refused<M>) -> State<'a, M> {
+        match refused {
+            Refused::Full(env) => {
+                let (key, env) = mailbox.ask_later(env);
+                State::Sending(mailbox, key, Box::new(mailbox.send(env)))
+            }
+            Refused::Closed(_) => State::Failed(Box::new(no_reply(self.port))),
+        }
+    }
+
+    /// Every other state: a timer, a wait for room, a remote exchange, a failure.
+    #[inline(never)]
+    fn poll_other(&mut self, cx: &mut Context<'_>) -> Poll<Result<R, Error>> {
+        let port = self.port;
         let reply = loop {
-            match &mut this.state {
-                State::Asked(mailbox, key) => {
-                    break mailbox
-                        .poll_reply(*key, cx)
-                        .map(|r| r.ok_or_else(|| no_reply(port)))
+            match &mut self.state {
+                State::Asked(mailbox, key) => match mailbox.poll_reply(*key, cx) {
+                    Poll::Ready(reply) => {
+                        self.state = State::Done;
+                        break Poll::Ready(reply.ok_or_else(|| no_reply(port)));
+                    }
+                    Poll::Pending => break Poll::Pending,
+                },
+                State::Start(..) => {
+                    let State::Start(route, msg) = std::mem::replace(&mut self.state, State::Done)
+                    else {
+                        unreachable!("matched above")
+                    };
+                    self.state = self.start(route, msg, cx);
+                    if let Some(after) = self.timeout {
+                        self.deadline = Some(Box::pin(tokio::time::sleep(after)));
+                    }
                 }
                 State::Sending(mailbox, key, send) => match Pin::new(&mut **send).poll(cx) {
-                    Poll::Ready(Ok(())) => this.state = State::Asked(mailbox, *key),
+                    Poll::Ready(Ok(())) => self.state = State::Asked(mailbox, *key),
                     Poll::Ready(Err(_)) => {
                         mailbox.forget_reply(*key);
+                        self.state = State::Done;
                         break Poll::Ready(Err(no_reply(port)));
                     }
                     Poll::Pending => break Poll::Pending,
                 },
-                State::Exchange(f) => break f.as_mut().poll(cx),
-                State::Failed(_) => match std::mem::replace(&mut this.state, State::Done) {
+                State::Exchange(f) => {
+                    let polled = f.as_mut().poll(cx);
+                    if polled.is_ready() {
+                        self.state = State::Done;
+                    }
+                    break polled;
+                }
+                State::Failed(_) => match std::mem::replace(&mut self.state, State::Done) {
                     State::Failed(e) => break Poll::Ready(Err(*e)),
                     _ => break Poll::Ready(Err(no_reply(port))),
                 },
@@ -225,17 +281,14 @@ impl<M: Message, R: DeserializeOwned> Future for Asking<'_, M, R> {
             }
         };
         if let Poll::Ready(reply) = reply {
-            this.state = State::Done;
-            return Poll::Ready(
-                reply.and_then(|v| aemp_transport::from_value(v).map_err(Error::Reply)),
-            );
+            return Poll::Ready(reply.and_then(decode));
         }
-        if let (Some(sleep), Some(after)) = (&mut this.deadline, this.timeout) {
+        if let (Some(sleep), Some(after)) = (&mut self.deadline, self.timeout) {
             if sleep.as_mut().poll(cx).is_ready() {
-                if let State::Asked(mailbox, key) | State::Sending(mailbox, key, _) = &this.state {
+                if let State::Asked(mailbox, key) | State::Sending(mailbox, key, _) = &self.state {
                     mailbox.forget_reply(*key);
                 }
-                this.state = State::Done;
+                self.state = State::Done;
                 return Poll::Ready(Err(Error::Timeout {
                     port: port.to_string(),
                     after,
@@ -243,5 +296,19 @@ impl<M: Message, R: DeserializeOwned> Future for Asking<'_, M, R> {
             }
         }
         Poll::Pending
+    }
+
+    /// Starts an ask: queues it in a local mailbox that has room (its waker registered with
+    /// the request), else waits for room, or starts a remote exchange.
+    fn start(&self, route: Route<'a, M>, msg: M, cx: &mut Context<'_>) -> State<'a, M> {
+        let mailbox: &'a Mailbox<M> = match route {
+            Route::Local(mailbox) => mailbox,
+            Route::Remote(None) => return State::Failed(Box::new(Error::NoNode)),
+            Route::Remote(Some(node)) => return remote(self.port.clone(), node, msg),
+        };
+        match mailbox.try_ask(msg, cx.waker()) {
+            Ok(key) => State::Asked(mailbox, key),
+            Err(refused) => self.refused(mailbox, refused),
+        }
     }
 }

@@ -165,6 +165,7 @@ pub mod __private {
     }
 
     /// A handler's reply as the kernel sends it: nothing for `()`, else one value.
+    #[inline]
     pub fn reply<R: Serialize + 'static>(
         r: Result<R, BoxError>,
     ) -> Result<Option<Value>, BoxError> {

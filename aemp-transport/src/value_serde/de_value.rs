@@ -157,6 +157,15 @@ macro_rules! deserialize_integer {
         /// Integers, integral in-range floats (`3.0`), and strings holding a decimal
         /// integer (`"42"`); out of range is an error.
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ValueError> {
+            // The usual case first, without the lenient detour through `i128`.
+            #[allow(irrefutable_let_patterns)] // (for `i64` and `i128`)
+            if let Value::Int(i) = self {
+                if let Ok(n) = <$ty>::try_from(i) {
+                    // (An integer owns nothing: forgotten, it needs no drop glue.)
+                    std::mem::forget(self);
+                    return visitor.$visit(n);
+                }
+            }
             match self.lenient_integer() {
                 Some(n) => match <$ty>::try_from(n) {
                     Ok(n) => visitor.$visit(n),

@@ -12,7 +12,6 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicU64;
-use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -20,7 +19,6 @@ use aemp_transport::Value;
 
 use super::Message;
 use crate::node::WeakNode;
-use crate::sync::lock;
 use crate::trace::TraceCtx;
 use crate::PortId;
 
@@ -29,6 +27,8 @@ mod send;
 mod sink;
 #[cfg(test)]
 mod tests;
+
+use parking_lot::{Mutex, MutexGuard};
 
 pub(super) use reply::SlotKey;
 pub(super) use send::SendMail;
@@ -66,6 +66,7 @@ pub(super) struct Seen {
 impl Seen {
     /// Notes for a message queued now: its trace, and the time while handler spans are
     /// wanted.
+    #[inline]
     fn noted(trace: Option<TraceCtx>) -> Option<Box<Seen>> {
         let queued_at =
             tracing::enabled!(target: SPAN_TARGET, tracing::Level::DEBUG).then(Instant::now);
@@ -110,6 +111,7 @@ pub(crate) struct Mailbox<M> {
     limit: usize,
     /// Messages the actor handled so far.
     pub(super) handled: AtomicU64,
+    /// (parking_lot's: no poisoning to track, the lock and unlock inlined.)
     state: Mutex<State<M>>,
 }
 
@@ -304,14 +306,16 @@ impl<M: Message> Mailbox<M> {
     ) -> Poll<Next<M>> {
         let mut st = lock(&self.state);
         // (An answer nobody waits for any more is dropped once the lock is let go.)
-        let (asker, _unwanted) = match answer.take().map(|(key, value)| st.give_answer(key, value))
-        {
-            Some(Ok(waker)) => (waker, None),
-            Some(Err(value)) => (None, value),
+        let (asker, _unwanted) = match answer.take() {
+            Some((key, value)) => match st.give_answer(key, value) {
+                Ok(waker) => (waker, None),
+                Err(value) => (None, value),
+            },
             None => (None, None),
         };
-        let next = if let Some(reason) = st.kill.take() {
-            Poll::Ready(Next::Killed(reason))
+        // (Looked at before taken: the common case writes nothing back.)
+        let next = if st.kill.is_some() {
+            Poll::Ready(Next::Killed(st.kill.take().unwrap_or_default()))
         } else if let Some((port, reason)) = st.exits.pop_front() {
             Poll::Ready(Next::Exit(port, reason))
         } else if let Some(env) = st.mail.pop_front() {
@@ -385,6 +389,13 @@ impl<M: Message> Mailbox<M> {
     }
 }
 
+/// Locks a mailbox's state. (No user code runs under it: nothing can panic while it is
+/// held but the kernel's own code, and a panic there unlocks it.)
+fn lock<M>(state: &Mutex<State<M>>) -> MutexGuard<'_, State<M>> {
+    state.lock()
+}
+
+#[inline]
 fn wake(w: Option<Waker>) {
     if let Some(w) = w {
         w.wake();

@@ -6,8 +6,7 @@ use std::task::{Context, Poll, Waker};
 
 use aemp_transport::Value;
 
-use super::{wake, Envelope, Mailbox, Refused, ReplyTo, Seen, State};
-use crate::sync::lock;
+use super::{lock, wake, Envelope, Mailbox, Refused, ReplyTo, Seen, State};
 use crate::typed::Message;
 
 /// An ask's slot: its place, and the generation that tells it from a later ask's slot in
@@ -45,12 +44,18 @@ impl<M> State<M> {
     }
 
     /// Takes the slot of `key` out; after a burst of asks, the slab gives its memory back.
+    #[inline]
     fn take_slot(&mut self, key: SlotKey) -> Slot {
         let slot = self.replies.remove(key.index);
-        if self.replies.is_empty() && self.replies.capacity() > 64 {
-            self.replies = slab::Slab::new();
+        if self.replies.capacity() > 64 && self.replies.is_empty() {
+            self.shrink_replies();
         }
         slot
+    }
+
+    #[cold]
+    fn shrink_replies(&mut self) {
+        self.replies = slab::Slab::new();
     }
 
     fn slot(&mut self, key: SlotKey) -> Option<&mut Slot> {
@@ -129,6 +134,7 @@ impl<M: Message> Mailbox<M> {
     }
 
     /// The reply to the ask of `key` once it is there (`None`: none will come).
+    #[inline]
     pub(in crate::typed) fn poll_reply(
         &self,
         key: SlotKey,
@@ -150,9 +156,12 @@ impl<M: Message> Mailbox<M> {
                 Poll::Pending
             }
             _ => {
-                let slot = st.take_slot(key);
+                let answer = std::mem::replace(&mut slot.answer, Answer::Never);
+                // (What is left owns nothing: the answer is out, the waker was taken by
+                // whoever gave the answer or closed the mailbox.)
+                drop(st.take_slot(key));
                 drop(st);
-                Poll::Ready(match slot.answer {
+                Poll::Ready(match answer {
                     Answer::Given(value) => Some(value),
                     _ => None,
                 })

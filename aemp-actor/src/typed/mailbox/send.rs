@@ -4,8 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::{wake, Envelope, Mailbox, State, Waiter};
-use crate::sync::lock;
+use super::{lock, wake, Envelope, Mailbox, State, Waiter};
 use crate::typed::Message;
 
 /// A local send waiting for room: see [`Mailbox::send`].
