@@ -249,6 +249,49 @@ async fn simultaneous_connects_leave_one_connection_and_fire_nothing() {
     }
 }
 
+/// Both nodes dial the other's address at once (as two seeds of each other do at start):
+/// the greeting hooks let exactly one connection complete its handshake on both sides, so no
+/// message can travel on a connection one side then drops, and no down event fires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_address_dials_complete_one_handshake() {
+    for round in 0..40 {
+        let (a, b) = (
+            node(&format!("sad{round}-a")).await,
+            node(&format!("sad{round}-b")).await,
+        );
+        let mut a_events = a.node_events();
+        let mut b_events = b.node_events();
+        let (a_addr, b_addr) = (addr(&a), addr(&b));
+        let (to_b, to_a) = tokio::join!(a.connect(&b_addr), b.connect(&a_addr));
+        assert_eq!(to_b.unwrap(), b.id(), "round {round}");
+        assert_eq!(to_a.unwrap(), a.id(), "round {round}");
+        // A round trip each way on the link both use.
+        let (a_in, mut a_got) = inbox(&a);
+        let (b_in, mut b_got) = inbox(&b);
+        a.snd(&b_in, msg!["from a"]).unwrap();
+        b.snd(&a_in, msg!["from b"]).unwrap();
+        assert_eq!(b_got.next().await, msg!["from a"]);
+        assert_eq!(a_got.next().await, msg!["from b"]);
+        within("cal", a.cal(b.node_port(), msg!["can", "snd"]))
+            .await
+            .unwrap();
+        for (n, events) in [(&a, &mut a_events), (&b, &mut b_events)] {
+            let ok = n.stats().handshakes.get("ok").copied();
+            assert_eq!(ok, Some(1), "round {round}: {} completed {ok:?} handshakes", n.id());
+            assert!(
+                matches!(events.try_recv(), Some(NodeEvent::Up(_))),
+                "round {round}: {} saw its link up",
+                n.id()
+            );
+            assert!(
+                events.try_recv().is_none(),
+                "round {round}: {} saw no other event",
+                n.id()
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn up_and_down_alternate_across_reconnects() {
     let a = node("alt-a").await;

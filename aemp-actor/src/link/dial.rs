@@ -1,8 +1,20 @@
 //! Making links: dialling an address (one dial per address at a time; concurrent callers
 //! share its outcome), dialling a node by id (its known addresses, else the global database),
-//! accepting, and choosing between the two connections of a simultaneous connect (the one
-//! dialled by the node with the smaller id wins: the handshake hooks refuse the other before
-//! either is used, so no message travels on the loser and no monitor fires).
+//! accepting, and choosing between the two connections of a simultaneous connect.
+//!
+//! The choice is made by the greeting hooks, before either connection is used, so no message
+//! travels on the loser and no monitor fires. When a node learns the id at the other end of
+//! a connection (its greeting), it refuses:
+//! - its own dial, if a connection from that node is being made already (passed our accept
+//!   hook): that one is waited for;
+//! - a connection from that node, if its own dial to it is under way (by id, or past its
+//!   greeting) and its id is the smaller: the smaller id's dial wins.
+//!
+//! Between aemp nodes at most one of the two connections survives, whatever the order the
+//! four greetings arrive in. In the one order where neither does (each node accepted the
+//! other's connection before the greeting of its own dial came back, and refused its own
+//! dial for it), both dials see the connection they waited for fail and dial again, the
+//! larger id a moment later so that the smaller's dial arrives first.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,13 +24,16 @@ use super::{Links, Peer, PeerState};
 use crate::error::DialError;
 use crate::sync::lock;
 
+/// The peer a connection's hook counted the connection for (in `inbound` or `outbound`).
+type Claimed = Arc<Mutex<Option<Arc<Peer>>>>;
+
 /// How a connection came about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Origin {
     /// We accepted it (and the accept hook counted it in `inbound`).
     Inbound,
-    /// We dialled an address.
-    Explicit,
+    /// We dialled an address (and the dial hook counted it in `outbound`).
+    Outbound,
 }
 
 impl Links {
@@ -52,63 +67,118 @@ impl Links {
     }
 
     async fn dial_once(self: &Arc<Self>, addr: &str) -> Result<String, DialError> {
-        let config = self.dial_config();
-        let add = |id: &str| {
-            self.with_peer(id, |peer, st| {
-                if !st.addresses.iter().any(|a| a == addr) {
-                    st.addresses.insert(0, addr.to_owned());
+        let deadline = tokio::time::Instant::now() + self.settings.connect_interval;
+        loop {
+            let claimed: Claimed = Arc::default();
+            let result = aemp_transport::connect(addr, &self.dial_config(&claimed)).await;
+            self.count_handshake(&result);
+            let claimed = lock(&claimed).take();
+            let node = match result {
+                Ok(conn) => {
+                    let id = conn.info().node_id.clone();
+                    let peer = self.with_known_address(&id, addr);
+                    // (The hook claimed this peer, or the same id's entry anew.)
+                    let peer = claimed.filter(|c| Arc::ptr_eq(c, &peer)).unwrap_or(peer);
+                    self.register_link(&peer, conn, Origin::Outbound);
+                    return Ok(id);
                 }
-                peer.clone()
-            })
-        };
-        let result = aemp_transport::connect(addr, &config).await;
-        self.count_handshake(&result);
-        match result {
-            Ok(conn) => {
-                let id = conn.info().node_id.clone();
-                let peer = add(&id);
-                self.register_link(&peer, conn, Origin::Explicit);
-                Ok(id)
+                Err(aemp_transport::Error::AlreadyConnected { node }) => node,
+                Err(e) => {
+                    let Some(peer) = claimed else {
+                        return Err(dial_error(addr, e));
+                    };
+                    {
+                        let mut st = peer.state();
+                        st.outbound = st.outbound.saturating_sub(1);
+                    }
+                    peer.linked.notify_waiters();
+                    let refused = matches!(
+                        e,
+                        aemp_transport::Error::ClosedDuringHandshake { during: "auth line" }
+                    );
+                    if refused {
+                        // It refused us after the greeting: it is connected to us already,
+                        // or its own dial to us wins. That connection is the link.
+                        self.with_known_address(&peer.id, addr);
+                        return match tokio::time::timeout_at(deadline, peer.link_up()).await {
+                            Ok(()) => Ok(peer.id.to_string()),
+                            Err(_) => Err(DialError::NotUp {
+                                addr: addr.to_owned(),
+                                node: peer.id.to_string(),
+                            }),
+                        };
+                    }
+                    self.forget_if_unknown(&peer);
+                    return Err(dial_error(addr, e));
+                }
+            };
+            // Up already, or its own connection to us is being made: wait for that one.
+            let peer = self.with_known_address(&node, addr);
+            let settled = crate::sync::until(&peer.linked, || {
+                let st = peer.state();
+                st.link.is_some() || st.inbound == 0
+            });
+            let not_up = || DialError::NotUp {
+                addr: addr.to_owned(),
+                node: node.clone(),
+            };
+            if tokio::time::timeout_at(deadline, settled).await.is_err() {
+                return Err(not_up());
             }
-            Err(aemp_transport::Error::AlreadyConnected { node }) => {
-                // Up already, or its own connection to us is being made: wait for that.
-                let peer = add(&node);
-                match tokio::time::timeout(self.settings.connect_interval, peer.link_up()).await {
-                    Ok(()) => Ok(node),
-                    Err(_) => Err(DialError::NotUp {
-                        addr: addr.to_owned(),
-                        node,
-                    }),
+            if peer.is_up() {
+                return Ok(node);
+            }
+            // That connection failed (both nodes refused their own dial for the other's):
+            // ours is needed after all. The larger id dials a moment later, so that the
+            // smaller's dial arrives first and is taken.
+            if *node < *self.id {
+                let pause = std::time::Duration::from_millis(fastrand::u64(10..=50));
+                let until = deadline.min(tokio::time::Instant::now() + pause);
+                if tokio::time::timeout_at(until, peer.link_up()).await.is_ok() {
+                    return Ok(node);
                 }
             }
-            Err(aemp_transport::Error::TalkingToMyself { .. }) => Err(DialError::Myself {
-                addr: addr.to_owned(),
-            }),
-            Err(e) => Err(DialError::Transport {
-                addr: addr.to_owned(),
-                source: Arc::new(e),
-            }),
+            if tokio::time::Instant::now() >= deadline {
+                return Err(not_up());
+            }
         }
     }
 
-    /// A transport config for dialling, with the hook that refuses a second connection.
-    fn dial_config(self: &Arc<Self>) -> aemp_transport::Config {
+    /// The peer `id`, with `addr` among its known addresses.
+    fn with_known_address(&self, id: &str, addr: &str) -> Arc<Peer> {
+        self.with_peer(id, |peer, st| {
+            if !st.addresses.iter().any(|a| a == addr) {
+                st.addresses.insert(0, addr.to_owned());
+            }
+            peer.clone()
+        })
+    }
+
+    /// A transport config for dialling, with the hook that refuses a second connection (see
+    /// the module documentation) and counts this one among the peer's `outbound` (the peer
+    /// goes to `claimed`).
+    fn dial_config(self: &Arc<Self>, claimed: &Claimed) -> aemp_transport::Config {
         let links = Arc::downgrade(self);
+        let slot = claimed.clone();
         self.transport.clone().already_connected(move |id| {
             let Some(links) = links.upgrade() else {
                 return true;
             };
-            // Connected already, or the peer's own dial to us wins (the smaller id's dial).
-            links.known_peer(id).is_some_and(|peer| {
-                let st = peer.state();
-                st.link.is_some() || (st.inbound > 0 && id < &*links.id)
+            links.with_peer(id, |peer, st| {
+                // Connected already, or a connection from it is being made: that one is used.
+                if st.link.is_some() || st.inbound > 0 {
+                    return true;
+                }
+                st.outbound += 1;
+                *lock(&slot) = Some(peer.clone());
+                false
             })
         })
     }
 
     /// Runs the handshake of an accepted connection and registers it.
     pub(crate) async fn accept(self: Arc<Self>, stream: tokio::net::TcpStream) {
-        let claimed: Arc<Mutex<Option<Arc<Peer>>>> = Arc::default();
+        let claimed: Claimed = Arc::default();
         let links = Arc::downgrade(&self);
         let slot = claimed.clone();
         let config = self.transport.clone().already_connected(move |id| {
@@ -117,7 +187,7 @@ impl Links {
             };
             links.with_peer(id, |peer, st| {
                 // Connected already, or our own dial to it wins (we have the smaller id).
-                if st.link.is_some() || (st.dialing && &*links.id < id) {
+                if st.link.is_some() || ((st.dialing || st.outbound > 0) && &*links.id < id) {
                     return true;
                 }
                 st.inbound += 1;
@@ -140,6 +210,8 @@ impl Links {
                     let mut st = peer.state();
                     st.inbound = st.inbound.saturating_sub(1);
                 }
+                // A dial of ours that waited for this connection looks again.
+                peer.linked.notify_waiters();
                 self.maybe_fail(&peer, &e.to_string());
             }
             (Err(e), None) => tracing::debug!(error = %e, "inbound handshake failed"),
@@ -148,7 +220,12 @@ impl Links {
 
     /// Starts a dial unless one is under way or a connection is being made or up.
     pub(super) fn ensure_dial(self: &Arc<Self>, peer: &Arc<Peer>, st: &mut PeerState) {
-        if st.link.is_some() || st.dialing || st.inbound > 0 || self.is_shutting_down() {
+        if st.link.is_some()
+            || st.dialing
+            || st.inbound > 0
+            || st.outbound > 0
+            || self.is_shutting_down()
+        {
             return;
         }
         st.dialing = true;
@@ -228,7 +305,7 @@ impl Links {
     fn maybe_fail(self: &Arc<Self>, peer: &Arc<Peer>, text: &str) {
         let (queue, monitors) = {
             let mut st = peer.state();
-            if st.link.is_some() || st.dialing || st.inbound > 0 {
+            if st.link.is_some() || st.dialing || st.inbound > 0 || st.outbound > 0 {
                 return;
             }
             (
@@ -246,5 +323,18 @@ impl Links {
             }
         }
         self.forget_if_unknown(peer);
+    }
+}
+
+/// The error of a dial of `addr` that failed with `e`.
+fn dial_error(addr: &str, e: aemp_transport::Error) -> DialError {
+    match e {
+        aemp_transport::Error::TalkingToMyself { .. } => DialError::Myself {
+            addr: addr.to_owned(),
+        },
+        e => DialError::Transport {
+            addr: addr.to_owned(),
+            source: Arc::new(e),
+        },
     }
 }

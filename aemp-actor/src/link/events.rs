@@ -89,6 +89,12 @@ impl NodeEvents {
     pub async fn recv(&mut self) -> Option<NodeEvent> {
         self.rx.recv().await
     }
+
+    /// The next event if one is there now, without waiting (`None`: none yet, or the node
+    /// is gone).
+    pub fn try_recv(&mut self) -> Option<NodeEvent> {
+        self.rx.try_recv().ok()
+    }
 }
 
 impl fmt::Debug for NodeEvents {

@@ -103,6 +103,8 @@ pub(crate) struct PeerState {
     dialing: bool,
     /// Inbound handshakes from this node that passed the greeting check.
     inbound: u32,
+    /// Our dials to this node that passed the greeting check (their handshake goes on).
+    outbound: u32,
     addresses: Vec<String>,
     /// Our monitors on this node's ports: port name -> (monitor id, action).
     monitors: HashMap<String, Monitors>,
@@ -406,6 +408,7 @@ impl Links {
         st.link.is_none()
             && !st.dialing
             && st.inbound == 0
+            && st.outbound == 0
             && self.pending.load(Ordering::Acquire) >= MAX_PENDING_DIALS
     }
 
@@ -431,6 +434,7 @@ impl Links {
         let idle = st.link.is_none()
             && !st.dialing
             && st.inbound == 0
+            && st.outbound == 0
             && (!never_up || !st.ever_up)
             && st.addresses.is_empty()
             && st.queue.is_empty()

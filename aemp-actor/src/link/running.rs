@@ -61,11 +61,16 @@ impl Links {
         let (sender, receiver) = conn.split();
         let generation = {
             let mut st = peer.state();
-            if origin == Origin::Inbound {
-                st.inbound = st.inbound.saturating_sub(1);
+            match origin {
+                Origin::Inbound => st.inbound = st.inbound.saturating_sub(1),
+                Origin::Outbound => st.outbound = st.outbound.saturating_sub(1),
             }
             if st.link.is_some() || self.is_shutting_down() {
-                // Already connected (a race the hooks did not catch): keep the first link.
+                // Already connected (a race the hooks cannot catch: a peer that does not
+                // follow their rules, as a Perl node dialling at the same moment): keep the
+                // first link. (Who waits for this connection's outcome looks again.)
+                drop(st);
+                peer.linked.notify_waiters();
                 return;
             }
             st.generation += 1;
