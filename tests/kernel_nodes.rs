@@ -277,7 +277,12 @@ async fn simultaneous_address_dials_complete_one_handshake() {
             .unwrap();
         for (n, events) in [(&a, &mut a_events), (&b, &mut b_events)] {
             let ok = n.stats().handshakes.get("ok").copied();
-            assert_eq!(ok, Some(1), "round {round}: {} completed {ok:?} handshakes", n.id());
+            assert_eq!(
+                ok,
+                Some(1),
+                "round {round}: {} completed {ok:?} handshakes",
+                n.id()
+            );
             assert!(
                 matches!(events.try_recv(), Some(NodeEvent::Up(_))),
                 "round {round}: {} saw its link up",

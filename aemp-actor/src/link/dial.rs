@@ -94,7 +94,9 @@ impl Links {
                     peer.linked.notify_waiters();
                     let refused = matches!(
                         e,
-                        aemp_transport::Error::ClosedDuringHandshake { during: "auth line" }
+                        aemp_transport::Error::ClosedDuringHandshake {
+                            during: "auth line"
+                        }
                     );
                     if refused {
                         // It refused us after the greeting: it is connected to us already,

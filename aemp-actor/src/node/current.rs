@@ -13,6 +13,7 @@ scoped_tls::scoped_thread_local! {
 }
 
 /// Runs `f` as code of `node` (see `CURRENT`).
+#[inline]
 pub(crate) fn in_node<T>(node: &WeakNode, f: impl FnOnce() -> T) -> T {
     CURRENT.set(node, f)
 }
@@ -42,6 +43,7 @@ impl<F> InNode<F> {
 
 impl<F: std::future::Future> std::future::Future for InNode<F> {
     type Output = F::Output;
+    #[inline]
     fn poll(
         self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
