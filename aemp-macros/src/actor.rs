@@ -251,7 +251,8 @@ pub(crate) fn expand(args: Args, item: ItemImpl) -> syn::Result<TokenStream> {
                     #(#methods)*
                 }
             };
-            let dispatch = quote!(msg.__aemp_dispatch(self, ctx).await);
+            // The dispatch's own future, returned as it is (no further state machine).
+            let dispatch = quote!(msg.__aemp_dispatch(self, ctx));
             (quote!(#path), TokenStream::new(), handler_impl, dispatch)
         }
         None => {
@@ -321,7 +322,7 @@ pub(crate) fn expand(args: Args, item: ItemImpl) -> syn::Result<TokenStream> {
                 let reply = s.reply_type();
                 quote!(#pat => #rt::typed::__private::reply::<#reply>(#rt::typed::Returns::<#reply>::into_result(#call.await)),)
             });
-            let dispatch = quote!({ let _ = &ctx; match msg { #(#arms)* } });
+            let dispatch = quote!(async move { let _ = &ctx; match msg { #(#arms)* } });
             let methods = handlers.iter().map(|h| &h.method);
             let handler_impl = quote!(impl #self_ty { #(#methods)* });
             (quote!(#enum_name), generated, handler_impl, dispatch)
@@ -387,11 +388,13 @@ pub(crate) fn expand(args: Args, item: ItemImpl) -> syn::Result<TokenStream> {
         #generated
         impl #rt::typed::Actor for #self_ty {
             type Msg = #msg_ty;
-            async fn handle(
+            fn handle(
                 &mut self,
                 ctx: &mut #rt::typed::ActorCtx<Self>,
                 msg: #msg_ty,
-            ) -> ::std::result::Result<::std::option::Option<#rt::Value>, #rt::typed::BoxError> {
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<::std::option::Option<#rt::Value>, #rt::typed::BoxError>,
+            > + ::std::marker::Send {
                 #dispatch
             }
             #lifecycle
