@@ -11,8 +11,12 @@ async fn run(name: &str, expect: &[&str]) {
 }
 
 async fn run_with(name: &str, env: &[(&str, &str)], expect: &[&str]) {
+    run_args(name, &[], env, expect).await
+}
+
+async fn run_args(name: &str, args: &[&str], env: &[(&str, &str)], expect: &[&str]) {
     let mut cmd = tokio::process::Command::new(example(name));
-    cmd.kill_on_drop(true);
+    cmd.args(args).kill_on_drop(true);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -153,4 +157,13 @@ async fn the_benchmarks_run() {
         &["\"local_restart_p50_us\":", "\"failover_p99_ms\":"],
     )
     .await;
+    for side in ["typed", "mpsc"] {
+        run_args(
+            "bench_ask",
+            &[side, "1000"],
+            &[],
+            &["{\"ns_per_round_trip\":"],
+        )
+        .await;
+    }
 }
