@@ -270,8 +270,8 @@ fn start<A: Actor>(
 }
 
 /// Closes the mailbox and kills the port however the actor's task ends: with the reason the
-/// actor stopped with, or (the task unwound outside a handler, or the runtime dropped it)
-/// with `["die", ...]`. Queued asks fail, senders get their messages back, monitors fire.
+/// actor stopped with, or (the task unwound outside the actor's life, or the runtime dropped
+/// it) with `["die", ...]`. Queued asks fail, senders get their messages back, monitors fire.
 struct Ending<M: Message> {
     mailbox: Arc<Mailbox<M>>,
     node: Node,
