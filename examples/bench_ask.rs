@@ -8,33 +8,13 @@
 //! Instructions per round trip, as `valgrind --tool=callgrind` counts them: the difference
 //! between runs of 50,000 and 10,000 round trips, divided by 40,000.
 
-use aemp::{actor, Framing, Message, Node};
+use aemp::{Framing, Node};
 use tokio::sync::{mpsc, oneshot};
 
-/// The typed counter's messages (as `bench_hot`'s).
-#[derive(Debug, Clone, Message)]
-pub enum Count {
-    /// `["tag", i, payload]`
-    Tag(u64, String),
-    /// `["get"]`: the count.
-    #[message(reply = u64)]
-    Get,
-}
+#[path = "support/counter.rs"]
+mod counter;
+use counter::{Count, Counter};
 
-#[derive(Default)]
-struct Counter(u64);
-
-#[actor(msg = Count)]
-impl Counter {
-    async fn tag(&mut self, _i: u64, payload: String) {
-        std::hint::black_box(payload);
-        self.0 += 1;
-    }
-
-    async fn get(&mut self) -> u64 {
-        self.0
-    }
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

@@ -9,9 +9,13 @@
 
 use std::time::{Duration, Instant};
 
-use aemp::{actor, msg, Framing, Message, Node, PortId, Value};
+use aemp::{msg, Framing, Node, PortId, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
+
+#[path = "support/counter.rs"]
+mod counter;
+use counter::{Count, Counter};
 
 const PAYLOAD: &str = "a 40-byte payload.......................";
 /// `AEMP_BENCH_QUICK=1` divides every count by 100: a smoke run (the tests use it).
@@ -157,30 +161,6 @@ enum Small {
     Tag(u64, &'static str),
 }
 
-/// The typed counter's messages.
-#[derive(Debug, Clone, Message)]
-pub enum Count {
-    /// `["tag", i, payload]`
-    Tag(u64, String),
-    /// `["get"]`: the count.
-    #[message(reply = u64)]
-    Get,
-}
-
-#[derive(Default)]
-struct Counter(u64);
-
-#[actor(msg = Count)]
-impl Counter {
-    async fn tag(&mut self, _i: u64, payload: String) {
-        std::hint::black_box(payload);
-        self.0 += 1;
-    }
-
-    async fn get(&mut self) -> u64 {
-        self.0
-    }
-}
 
 /// Nanoseconds per typed `send().await` to a local actor.
 async fn typed() -> f64 {
