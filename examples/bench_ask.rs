@@ -15,7 +15,6 @@ use tokio::sync::{mpsc, oneshot};
 mod counter;
 use counter::{Count, Counter};
 
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let mut args = std::env::args().skip(1);

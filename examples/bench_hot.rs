@@ -161,7 +161,6 @@ enum Small {
     Tag(u64, &'static str),
 }
 
-
 /// Nanoseconds per typed `send().await` to a local actor.
 async fn typed() -> f64 {
     let n = node("hot-typed", &[Framing::Cbor]).await;
