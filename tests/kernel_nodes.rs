@@ -297,6 +297,67 @@ async fn simultaneous_address_dials_complete_one_handshake() {
     }
 }
 
+/// A dial given up while its handshake is under way (its future dropped after the greeting,
+/// as a caller's timeout does) leaves nothing behind: a later message to that node dials it.
+#[tokio::test]
+async fn a_dial_given_up_mid_handshake_does_not_block_the_next() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let a = node("gu-a").await;
+    // Answers as node gu-b, takes a's greeting and auth line, and then says nothing more.
+    let stall = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stall_addr = stall.local_addr().unwrap().to_string();
+    let (passed_tx, passed_rx) = tokio::sync::oneshot::channel();
+    let staller = tokio::spawn(async move {
+        let (mut socket, _) = stall.accept().await.unwrap();
+        socket
+            .write_all(b"aemp;1;gu-b;hmac_sha3_512;json\nbm9uY2U=\n")
+            .await
+            .unwrap();
+        let mut lines = BufReader::new(&mut socket).lines();
+        // Greeting, nonce, and the auth line a sends once its greeting hook passed.
+        for _ in 0..3 {
+            lines.next_line().await.unwrap().unwrap();
+        }
+        let _ = passed_tx.send(());
+        std::future::pending::<()>().await
+    });
+    tokio::select! {
+        r = a.connect(&stall_addr) => panic!("the stalled dial ended: {r:?}"),
+        _ = passed_rx => {}
+    }
+    let b = node("gu-b").await;
+    a.set_addresses("gu-b", vec![addr(&b)]);
+    let (b_in, mut got) = inbox(&b);
+    a.snd(&b_in, msg!["after"]).unwrap();
+    assert_eq!(got.next().await, msg!["after"]);
+    staller.abort();
+}
+
+/// Anyone may connect and send a greeting that claims a node's id (it authenticates only
+/// afterwards): such a connection that then stalls does not keep the node from dialling the
+/// real one (its dial waits half the connect interval for that connection, then goes on).
+#[tokio::test]
+async fn a_stalled_impostor_does_not_block_dialling_the_real_node() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let a = node("imp-a").await;
+    let b = node("imp-b").await;
+    let mut impostor = tokio::net::TcpStream::connect(addr(&a)).await.unwrap();
+    impostor
+        .write_all(b"aemp;1;imp-b;hmac_sha3_512;json\nbm9uY2U=\n")
+        .await
+        .unwrap();
+    // a's greeting, nonce and auth line: sent once its hook counted the connection.
+    let mut lines = BufReader::new(&mut impostor).lines();
+    for _ in 0..3 {
+        lines.next_line().await.unwrap().unwrap();
+    }
+    assert_eq!(within("dial", a.connect(&addr(&b))).await.unwrap(), "imp-b");
+    let (b_in, mut got) = inbox(&b);
+    a.snd(&b_in, msg!["real"]).unwrap();
+    assert_eq!(got.next().await, msg!["real"]);
+    drop(lines);
+}
+
 #[tokio::test]
 async fn up_and_down_alternate_across_reconnects() {
     let a = node("alt-a").await;

@@ -15,6 +15,10 @@
 //! other's connection before the greeting of its own dial came back, and refused its own
 //! dial for it), both dials see the connection they waited for fail and dial again, the
 //! larger id a moment later so that the smaller's dial arrives first.
+//!
+//! A connection counted as being made has not authenticated yet (anyone may send a greeting
+//! with any id), so a dial waits for it half the connect interval at most, then goes on
+//! regardless: a stalled impostor delays a dial, it cannot stop it.
 
 use std::sync::{Arc, Mutex};
 
@@ -67,12 +71,17 @@ impl Links {
     }
 
     async fn dial_once(self: &Arc<Self>, addr: &str) -> Result<String, DialError> {
-        let deadline = tokio::time::Instant::now() + self.settings.connect_interval;
+        let started = tokio::time::Instant::now();
+        let deadline = started + self.settings.connect_interval;
+        // Whether this dial goes on even while a connection from the same node is being made
+        // (see below).
+        let mut insist = false;
         loop {
-            let claimed: Claimed = Arc::default();
-            let result = aemp_transport::connect(addr, &self.dial_config(&claimed)).await;
+            let claim = OutboundClaim(Arc::default());
+            let config = self.dial_config(&claim.0, insist);
+            let result = aemp_transport::connect(addr, &config).await;
             self.count_handshake(&result);
-            let claimed = lock(&claimed).take();
+            let claimed = claim.take();
             let node = match result {
                 Ok(conn) => {
                     let id = conn.info().node_id.clone();
@@ -87,11 +96,7 @@ impl Links {
                     let Some(peer) = claimed else {
                         return Err(dial_error(addr, e));
                     };
-                    {
-                        let mut st = peer.state();
-                        st.outbound = st.outbound.saturating_sub(1);
-                    }
-                    peer.linked.notify_waiters();
+                    uncount_outbound(&peer);
                     let refused = matches!(
                         e,
                         aemp_transport::Error::ClosedDuringHandshake {
@@ -124,8 +129,20 @@ impl Links {
                 addr: addr.to_owned(),
                 node: node.clone(),
             };
-            if tokio::time::timeout_at(deadline, settled).await.is_err() {
-                return Err(not_up());
+            // That connection has not authenticated yet: it may claim the node's id and stall
+            // (anyone may connect and send a greeting). After half the interval this dial
+            // goes on regardless.
+            let patience = if insist {
+                deadline
+            } else {
+                deadline.min(started + self.settings.connect_interval / 2)
+            };
+            if tokio::time::timeout_at(patience, settled).await.is_err() {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(not_up());
+                }
+                insist = true;
+                continue;
             }
             if peer.is_up() {
                 return Ok(node);
@@ -157,9 +174,9 @@ impl Links {
     }
 
     /// A transport config for dialling, with the hook that refuses a second connection (see
-    /// the module documentation) and counts this one among the peer's `outbound` (the peer
-    /// goes to `claimed`).
-    fn dial_config(self: &Arc<Self>, claimed: &Claimed) -> aemp_transport::Config {
+    /// the module documentation; when `insist`ing, only one that is up) and counts this one
+    /// among the peer's `outbound` (the peer goes to `claimed`).
+    fn dial_config(self: &Arc<Self>, claimed: &Claimed, insist: bool) -> aemp_transport::Config {
         let links = Arc::downgrade(self);
         let slot = claimed.clone();
         self.transport.clone().already_connected(move |id| {
@@ -168,7 +185,7 @@ impl Links {
             };
             links.with_peer(id, |peer, st| {
                 // Connected already, or a connection from it is being made: that one is used.
-                if st.link.is_some() || st.inbound > 0 {
+                if st.link.is_some() || (st.inbound > 0 && !insist) {
                     return true;
                 }
                 st.outbound += 1;
@@ -326,6 +343,36 @@ impl Links {
         }
         self.forget_if_unknown(peer);
     }
+}
+
+/// The claim of a dial on the peer its hook counted it for (in `outbound`): uncounted if it
+/// goes before the connection is registered or its failure handled (the dial's future was
+/// dropped: a deadline, a caller that gave up).
+struct OutboundClaim(Claimed);
+
+impl OutboundClaim {
+    /// The claimed peer: from now on, the registration's (or the failure's) to uncount.
+    fn take(&self) -> Option<Arc<Peer>> {
+        lock(&self.0).take()
+    }
+}
+
+impl Drop for OutboundClaim {
+    fn drop(&mut self) {
+        if let Some(peer) = self.take() {
+            uncount_outbound(&peer);
+        }
+    }
+}
+
+/// A dial of ours to `peer` that passed its greeting ended without a link: who waits for
+/// the outcome looks again.
+fn uncount_outbound(peer: &Peer) {
+    {
+        let mut st = peer.state();
+        st.outbound = st.outbound.saturating_sub(1);
+    }
+    peer.linked.notify_waiters();
 }
 
 /// The error of a dial of `addr` that failed with `e`.
