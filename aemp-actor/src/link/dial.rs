@@ -281,33 +281,21 @@ impl Links {
                 None => return self.dial_failed(&peer, "no known address"),
             }
         }
-        let started = tokio::time::Instant::now();
+        // (A peer that refuses a dial because its own connection to us wins is waited for
+        // by `dial_once`.)
         let attempt = async {
             let mut last = String::new();
-            let mut refused = false;
             for addr in &addresses {
                 match self.connect_addr(addr).await {
                     Ok(id) => return Ok(id),
-                    Err(e) => {
-                        refused = e.refused_by_peer();
-                        last = format!("{addr}: {e}");
-                    }
+                    Err(e) => last = format!("{addr}: {e}"),
                 }
             }
-            Err((last, refused))
+            Err(last)
         };
-        let deadline = self.settings.connect_interval;
-        match tokio::time::timeout(deadline, attempt).await {
+        match tokio::time::timeout(self.settings.connect_interval, attempt).await {
             Err(_) => self.dial_failed(&peer, "connect timeout"),
-            Ok(Err((e, refused))) => {
-                if refused && *peer.id < *self.id {
-                    // When both dial at once, the one with the smaller id keeps its own
-                    // connection. Give that one time to arrive.
-                    let left = deadline.saturating_sub(started.elapsed());
-                    let _ = tokio::time::timeout(left, peer.link_up()).await;
-                }
-                self.dial_failed(&peer, &e)
-            }
+            Ok(Err(e)) => self.dial_failed(&peer, &e),
             Ok(Ok(id)) if id == *peer.id => self.dial_failed(&peer, "connection lost at once"),
             Ok(Ok(other)) => {
                 self.dial_failed(&peer, &format!("its address answered as node {other}"))
