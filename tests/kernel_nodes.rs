@@ -283,54 +283,93 @@ async fn simultaneous_address_dials_complete_one_handshake() {
                 "round {round}: {} completed {ok:?} handshakes",
                 n.id()
             );
+            assert!(matches!(
+                within("up", events.recv()).await,
+                Some(NodeEvent::Up(_))
+            ));
             assert!(
-                matches!(events.try_recv(), Some(NodeEvent::Up(_))),
-                "round {round}: {} saw its link up",
-                n.id()
-            );
-            assert!(
-                events.try_recv().is_none(),
-                "round {round}: {} saw no other event",
+                tokio::time::timeout(Duration::from_millis(20), events.recv())
+                    .await
+                    .is_err(),
+                "round {round}: no down event on {}",
                 n.id()
             );
         }
     }
 }
 
+/// A node that answers as `id`, takes the dialler's greeting and auth line (sent once the
+/// dialler's greeting hook counted the dial), tells `passed`, and then says nothing more.
+async fn stalling_node(id: &'static str) -> (String, tokio::sync::mpsc::Receiver<()>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let stall = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = stall.local_addr().unwrap().to_string();
+    let (passed, rx) = tokio::sync::mpsc::channel(8);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let (mut socket, _) = stall.accept().await.unwrap();
+            let greeting = format!("aemp;1;{id};hmac_sha3_512;json\nbm9uY2U=\n");
+            socket.write_all(greeting.as_bytes()).await.unwrap();
+            let mut lines = BufReader::new(socket).lines();
+            for _ in 0..3 {
+                lines.next_line().await.unwrap().unwrap();
+            }
+            let _ = passed.send(()).await;
+            held.push(lines);
+        }
+    });
+    (addr, rx)
+}
+
 /// A dial given up while its handshake is under way (its future dropped after the greeting,
-/// as a caller's timeout does) leaves nothing behind: a later message to that node dials it.
+/// as a caller's timeout does) leaves nothing behind: the address can be dialled again, and
+/// a later message to that node dials it.
 #[tokio::test]
 async fn a_dial_given_up_mid_handshake_does_not_block_the_next() {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let a = node("gu-a").await;
-    // Answers as node gu-b, takes a's greeting and auth line, and then says nothing more.
-    let stall = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let stall_addr = stall.local_addr().unwrap().to_string();
-    let (passed_tx, passed_rx) = tokio::sync::oneshot::channel();
-    let staller = tokio::spawn(async move {
-        let (mut socket, _) = stall.accept().await.unwrap();
-        socket
-            .write_all(b"aemp;1;gu-b;hmac_sha3_512;json\nbm9uY2U=\n")
-            .await
-            .unwrap();
-        let mut lines = BufReader::new(&mut socket).lines();
-        // Greeting, nonce, and the auth line a sends once its greeting hook passed.
-        for _ in 0..3 {
-            lines.next_line().await.unwrap().unwrap();
-        }
-        let _ = passed_tx.send(());
-        std::future::pending::<()>().await
-    });
+    let a = builder("gu-a")
+        .connect_interval(Duration::from_millis(400))
+        .start()
+        .await
+        .unwrap();
+    let (stall_addr, mut passed) = stalling_node("gu-b").await;
     tokio::select! {
         r = a.connect(&stall_addr) => panic!("the stalled dial ended: {r:?}"),
-        _ = passed_rx => {}
+        _ = passed.recv() => {}
     }
+    // The address again: a dial of its own (not one that joins the given-up dial and waits
+    // for ever), which ends with the connect interval.
+    assert!(within("the address again", a.connect(&stall_addr))
+        .await
+        .is_err());
     let b = node("gu-b").await;
     a.set_addresses("gu-b", vec![addr(&b)]);
     let (b_in, mut got) = inbox(&b);
     a.snd(&b_in, msg!["after"]).unwrap();
     assert_eq!(got.next().await, msg!["after"]);
-    staller.abort();
+}
+
+/// While a dial to a node is past its greeting, a monitor of that node's port waits for it;
+/// when that dial fails, the monitor fires (it is not left waiting for a dial that is gone).
+#[tokio::test]
+async fn monitors_learn_when_a_dial_past_its_greeting_fails() {
+    let a = builder("mf-a")
+        .connect_interval(Duration::from_millis(400))
+        .start()
+        .await
+        .unwrap();
+    let (stall_addr, mut passed) = stalling_node("mf-b").await;
+    let dial = tokio::spawn({
+        let a = a.clone();
+        async move { a.connect(&stall_addr).await }
+    });
+    within("greeting", passed.recv()).await;
+    let death = a.monitor(PortId::new("mf-b", "p"));
+    assert_eq!(
+        within("the monitor", death).await,
+        msg!["transport_error", "mf-b", "connect timeout"]
+    );
+    assert!(within("the dial", dial).await.unwrap().is_err());
 }
 
 /// Anyone may connect and send a greeting that claims a node's id (it authenticates only
@@ -356,6 +395,40 @@ async fn a_stalled_impostor_does_not_block_dialling_the_real_node() {
     a.snd(&b_in, msg!["real"]).unwrap();
     assert_eq!(got.next().await, msg!["real"]);
     drop(lines);
+}
+
+/// An impostor that keeps connecting with the real node's id (each connection closed after
+/// the greeting, so that each wait for it ends at once) does not stop the dial either.
+#[tokio::test]
+async fn a_reconnecting_impostor_does_not_block_dialling_the_real_node() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let a = builder("rimp-a")
+        .connect_interval(Duration::from_millis(600))
+        .start()
+        .await
+        .unwrap();
+    let b = node("rimp-b").await;
+    let target = addr(&a);
+    let impostor = tokio::spawn(async move {
+        loop {
+            let Ok(mut socket) = tokio::net::TcpStream::connect(&target).await else {
+                continue;
+            };
+            let _ = socket
+                .write_all(b"aemp;1;rimp-b;hmac_sha3_512;json\nbm9uY2U=\n")
+                .await;
+            let mut lines = BufReader::new(socket).lines();
+            let _ = lines.next_line().await;
+        }
+    });
+    assert_eq!(
+        within("dial", a.connect(&addr(&b))).await.unwrap(),
+        "rimp-b"
+    );
+    impostor.abort();
+    let (b_in, mut got) = inbox(&b);
+    a.snd(&b_in, msg!["real"]).unwrap();
+    assert_eq!(got.next().await, msg!["real"]);
 }
 
 #[tokio::test]

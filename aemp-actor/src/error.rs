@@ -193,6 +193,14 @@ pub enum DialError {
         /// The node that answered.
         node: String,
     },
+    /// No connection came up within the connect interval.
+    #[error("cannot connect to {addr}: connect timeout (after {after:?})")]
+    Timeout {
+        /// The address dialled.
+        addr: String,
+        /// The connect interval.
+        after: std::time::Duration,
+    },
     /// The node is shutting down.
     #[error("the node is shutting down")]
     Shutdown,

@@ -7,8 +7,8 @@
 //! a connection (its greeting), it refuses:
 //! - its own dial, if a connection from that node is being made already (passed our accept
 //!   hook): that one is waited for;
-//! - a connection from that node, if its own dial to it is under way (by id, or past its
-//!   greeting) and its id is the smaller: the smaller id's dial wins.
+//! - a connection from that node, if its own dial to it is past its greeting (so it reached
+//!   that very node) and its id is the smaller: the smaller id's dial wins.
 //!
 //! Between aemp nodes at most one of the two connections survives, whatever the order the
 //! four greetings arrive in. In the one order where neither does (each node accepted the
@@ -17,8 +17,16 @@
 //! larger id a moment later so that the smaller's dial arrives first.
 //!
 //! A connection counted as being made has not authenticated yet (anyone may send a greeting
-//! with any id), so a dial waits for it half the connect interval at most, then goes on
-//! regardless: a stalled impostor delays a dial, it cannot stop it.
+//! with any id), so from half the connect interval on a dial no longer defers to one: a
+//! stalled (or ever reconnecting) impostor delays a dial, it cannot stop it. The price: when
+//! the real node's own connection takes that long, both may complete, and the two nodes may
+//! keep different ones (a link that goes down once, as between Perl nodes). A Perl node,
+//! which refuses only when connected already, can do the same when it dials at the moment
+//! we do.
+//!
+//! Every dial is bounded by the connect interval, and a dial given up (its future dropped)
+//! leaves nothing behind: its count on the peer, and its entry among the dials under way,
+//! go with it.
 
 use std::sync::{Arc, Mutex};
 
@@ -46,25 +54,38 @@ impl Links {
     /// never makes two connections to one peer at once (the two sides could keep different
     /// ones).
     pub(crate) async fn connect_addr(self: &Arc<Self>, addr: &str) -> Result<String, DialError> {
-        let joined = {
-            let mut dials = lock(&self.dials);
-            match dials.get_mut(addr) {
-                Some(waiters) => {
-                    let (tx, rx) = oneshot::channel();
-                    waiters.push(tx);
-                    Some(rx)
+        loop {
+            let joined = {
+                let mut dials = lock(&self.dials);
+                match dials.get_mut(addr) {
+                    Some(waiters) => {
+                        let (tx, rx) = oneshot::channel();
+                        waiters.push(tx);
+                        Some(rx)
+                    }
+                    None => {
+                        dials.insert(addr.to_owned(), Vec::new());
+                        None
+                    }
                 }
-                None => {
-                    dials.insert(addr.to_owned(), Vec::new());
-                    None
-                }
+            };
+            let Some(rx) = joined else { break };
+            match rx.await {
+                Ok(result) => return result,
+                // The dial it joined was given up (its caller's future dropped): lead one.
+                Err(_) if !self.is_shutting_down() => continue,
+                Err(_) => return Err(DialError::Shutdown),
             }
-        };
-        if let Some(rx) = joined {
-            return rx.await.unwrap_or(Err(DialError::Shutdown));
         }
+        // The address's entry goes with this dial however it ends (given up included), so
+        // that later dials of the address do not join one that is gone.
+        let mut lead = LeadDial {
+            links: self,
+            addr,
+            finished: false,
+        };
         let result = self.dial_once(addr).await;
-        for waiter in lock(&self.dials).remove(addr).unwrap_or_default() {
+        for waiter in lead.finish() {
             let _ = waiter.send(result.clone());
         }
         result
@@ -72,51 +93,79 @@ impl Links {
 
     async fn dial_once(self: &Arc<Self>, addr: &str) -> Result<String, DialError> {
         let started = tokio::time::Instant::now();
-        let deadline = started + self.settings.connect_interval;
-        // Whether this dial goes on even while a connection from the same node is being made
-        // (see below).
-        let mut insist = false;
+        let interval = self.settings.connect_interval;
+        let deadline = started + interval;
         loop {
-            let claim = OutboundClaim(Arc::default());
-            let config = self.dial_config(&claim.0, insist);
-            let result = aemp_transport::connect(addr, &config).await;
+            // A connection from the same node that our hook defers to has not authenticated
+            // yet: anyone may send a greeting with any id. After half the interval this dial
+            // goes on regardless of such connections (see the module documentation).
+            let insist = tokio::time::Instant::now() >= started + interval / 2;
+            let claim = OutboundClaim {
+                peer: Arc::default(),
+                links: Arc::downgrade(self),
+            };
+            let config = self.dial_config(&claim.peer, insist);
+            let connecting = aemp_transport::connect(addr, &config);
+            let Ok(result) = tokio::time::timeout_at(deadline, connecting).await else {
+                if let Some(peer) = claim.take() {
+                    uncount_outbound(&peer);
+                    self.maybe_fail(&peer, "connect timeout");
+                }
+                return Err(DialError::Timeout {
+                    addr: addr.to_owned(),
+                    after: interval,
+                });
+            };
             self.count_handshake(&result);
             let claimed = claim.take();
-            let node = match result {
-                Ok(conn) => {
+            let node = match (result, claimed) {
+                (Ok(conn), Some(peer)) => {
                     let id = conn.info().node_id.clone();
-                    let peer = self.with_known_address(&id, addr);
-                    // (The hook claimed this peer, or the same id's entry anew.)
-                    let peer = claimed.filter(|c| Arc::ptr_eq(c, &peer)).unwrap_or(peer);
+                    self.with_known_address(&id, addr);
                     self.register_link(&peer, conn, Origin::Outbound);
                     return Ok(id);
                 }
-                Err(aemp_transport::Error::AlreadyConnected { node }) => node,
-                Err(e) => {
-                    let Some(peer) = claimed else {
-                        return Err(dial_error(addr, e));
-                    };
-                    uncount_outbound(&peer);
+                (Ok(conn), None) => {
+                    // It answered in a sub-protocol (no node checks ran): not a node link.
+                    return Err(dial_error(
+                        addr,
+                        aemp_transport::Error::ProtocolMismatch {
+                            expected: aemp_transport::PROTOCOL.to_owned(),
+                            got: conn.info().protocol.clone(),
+                        },
+                    ));
+                }
+                (Err(aemp_transport::Error::AlreadyConnected { node }), _) => node,
+                (Err(e), None) => return Err(dial_error(addr, e)),
+                (Err(e), Some(peer)) => {
                     let refused = matches!(
                         e,
                         aemp_transport::Error::ClosedDuringHandshake {
                             during: "auth line"
                         }
                     );
-                    if refused {
-                        // It refused us after the greeting: it is connected to us already,
-                        // or its own dial to us wins. That connection is the link.
-                        self.with_known_address(&peer.id, addr);
-                        return match tokio::time::timeout_at(deadline, peer.link_up()).await {
-                            Ok(()) => Ok(peer.id.to_string()),
-                            Err(_) => Err(DialError::NotUp {
-                                addr: addr.to_owned(),
-                                node: peer.id.to_string(),
-                            }),
-                        };
+                    if !refused {
+                        uncount_outbound(&peer);
+                        self.maybe_fail(&peer, &e.to_string());
+                        return Err(dial_error(addr, e));
                     }
-                    self.forget_if_unknown(&peer);
-                    return Err(dial_error(addr, e));
+                    // It refused us after the greeting: it is connected to us already, or
+                    // its own dial to us wins. That connection is the link. (The address
+                    // is noted while our count still keeps the peer's entry.)
+                    self.with_known_address(&peer.id, addr);
+                    uncount_outbound(&peer);
+                    if tokio::time::timeout_at(deadline, peer.link_up())
+                        .await
+                        .is_ok()
+                    {
+                        return Ok(peer.id.to_string());
+                    }
+                    let e = DialError::NotUp {
+                        addr: addr.to_owned(),
+                        node: peer.id.to_string(),
+                    };
+                    self.maybe_fail(&peer, &e.to_string());
+                    return Err(e);
                 }
             };
             // Up already, or its own connection to us is being made: wait for that one.
@@ -129,19 +178,16 @@ impl Links {
                 addr: addr.to_owned(),
                 node: node.clone(),
             };
-            // That connection has not authenticated yet: it may claim the node's id and stall
-            // (anyone may connect and send a greeting). After half the interval this dial
-            // goes on regardless.
             let patience = if insist {
                 deadline
             } else {
-                deadline.min(started + self.settings.connect_interval / 2)
+                started + interval / 2
             };
             if tokio::time::timeout_at(patience, settled).await.is_err() {
                 if tokio::time::Instant::now() >= deadline {
                     return Err(not_up());
                 }
-                insist = true;
+                // Half the interval went by: dial again, insisting.
                 continue;
             }
             if peer.is_up() {
@@ -205,8 +251,9 @@ impl Links {
                 return true;
             };
             links.with_peer(id, |peer, st| {
-                // Connected already, or our own dial to it wins (we have the smaller id).
-                if st.link.is_some() || ((st.dialing || st.outbound > 0) && &*links.id < id) {
+                // Connected already, or our own dial to it (past its greeting: it reached
+                // that node) wins: we have the smaller id.
+                if st.link.is_some() || (st.outbound > 0 && &*links.id < id) {
                     return true;
                 }
                 st.inbound += 1;
@@ -288,6 +335,8 @@ impl Links {
             for addr in &addresses {
                 match self.connect_addr(addr).await {
                     Ok(id) => return Ok(id),
+                    // (AnyEvent::MP's text for it.)
+                    Err(DialError::Timeout { .. }) => last = "connect timeout".to_owned(),
                     Err(e) => last = format!("{addr}: {e}"),
                 }
             }
@@ -335,13 +384,16 @@ impl Links {
 
 /// The claim of a dial on the peer its hook counted it for (in `outbound`): uncounted if it
 /// goes before the connection is registered or its failure handled (the dial's future was
-/// dropped: a deadline, a caller that gave up).
-struct OutboundClaim(Claimed);
+/// dropped: a caller that gave up).
+struct OutboundClaim {
+    peer: Claimed,
+    links: std::sync::Weak<Links>,
+}
 
 impl OutboundClaim {
     /// The claimed peer: from now on, the registration's (or the failure's) to uncount.
     fn take(&self) -> Option<Arc<Peer>> {
-        lock(&self.0).take()
+        lock(&self.peer).take()
     }
 }
 
@@ -349,18 +401,49 @@ impl Drop for OutboundClaim {
     fn drop(&mut self) {
         if let Some(peer) = self.take() {
             uncount_outbound(&peer);
+            if let Some(links) = self.links.upgrade() {
+                links.maybe_fail(&peer, "the dial was given up");
+            }
         }
     }
 }
 
-/// A dial of ours to `peer` that passed its greeting ended without a link: who waits for
-/// the outcome looks again.
+/// A dial of ours to `peer` that passed its greeting ended without a link: it is uncounted,
+/// and who waits for the outcome looks again. (Whether the peer's queue and monitors learn
+/// of a failure is the caller's to say.)
 fn uncount_outbound(peer: &Peer) {
     {
         let mut st = peer.state();
         st.outbound = st.outbound.saturating_sub(1);
     }
     peer.linked.notify_waiters();
+}
+
+/// The dial that leads for an address: its entry among the dials under way goes when it
+/// ends, given up or not (the callers that joined it then lead one of their own).
+struct LeadDial<'a> {
+    links: &'a Links,
+    addr: &'a str,
+    finished: bool,
+}
+
+impl LeadDial<'_> {
+    /// The callers that joined this dial, to tell its outcome.
+    fn finish(&mut self) -> super::DialWaiters {
+        self.finished = true;
+        lock(&self.links.dials)
+            .remove(self.addr)
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for LeadDial<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Given up: the joined callers' channels close, and each leads a dial of its own.
+            lock(&self.links.dials).remove(self.addr);
+        }
+    }
 }
 
 /// The error of a dial of `addr` that failed with `e`.
