@@ -231,6 +231,15 @@ async fn simultaneous_connects_leave_one_connection_and_fire_nothing() {
         within("cal", a.cal(b.node_port(), msg!["can", "snd"]))
             .await
             .unwrap();
+        for n in [&a, &b] {
+            let ok = n.stats().handshakes.get("ok").copied();
+            assert_eq!(
+                ok,
+                Some(1),
+                "round {round}: {} completed {ok:?} handshakes",
+                n.id()
+            );
+        }
         a_got.nothing_within(Duration::from_millis(20)).await;
         b_got.nothing_within(Duration::from_millis(20)).await;
         assert!(
@@ -254,10 +263,29 @@ async fn simultaneous_connects_leave_one_connection_and_fire_nothing() {
 /// message can travel on a connection one side then drops, and no down event fires.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn simultaneous_address_dials_complete_one_handshake() {
-    for round in 0..40 {
+    simultaneous_address_dials(None, 40).await;
+}
+
+/// The same over TLS (where a refused dial fails in the TLS handshake instead).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_address_dials_over_tls_complete_one_handshake() {
+    simultaneous_address_dials(Some(support::certs::self_signed_pem()), 20).await;
+}
+
+async fn simultaneous_address_dials(pem: Option<String>, rounds: usize) {
+    let tls = if pem.is_some() { "t" } else { "" };
+    let start = |id: String| {
+        let b = builder(&id);
+        let b = match &pem {
+            Some(pem) => b.cert_pem(pem.clone()),
+            None => b,
+        };
+        async move { b.start().await.unwrap() }
+    };
+    for round in 0..rounds {
         let (a, b) = (
-            node(&format!("sad{round}-a")).await,
-            node(&format!("sad{round}-b")).await,
+            start(format!("sad{tls}{round}-a")).await,
+            start(format!("sad{tls}{round}-b")).await,
         );
         let mut a_events = a.node_events();
         let mut b_events = b.node_events();
@@ -394,6 +422,42 @@ async fn a_stalled_impostor_does_not_block_dialling_the_real_node() {
     let (b_in, mut got) = inbox(&b);
     a.snd(&b_in, msg!["real"]).unwrap();
     assert_eq!(got.next().await, msg!["real"]);
+    drop(lines);
+}
+
+/// Nor does it hold up messages sent to that node by id: the dial they start waits for the
+/// impostor's connection half the connect interval at most, then reaches the real node.
+#[tokio::test]
+async fn a_stalled_impostor_does_not_hold_up_messages_by_id() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let a = builder("simp-a")
+        .connect_interval(Duration::from_millis(600))
+        .start()
+        .await
+        .unwrap();
+    let b = node("simp-b").await;
+    let mut impostor = tokio::net::TcpStream::connect(addr(&a)).await.unwrap();
+    impostor
+        .write_all(b"aemp;1;simp-b;hmac_sha3_512;json\nbm9uY2U=\n")
+        .await
+        .unwrap();
+    let mut lines = BufReader::new(&mut impostor).lines();
+    for _ in 0..3 {
+        lines.next_line().await.unwrap().unwrap();
+    }
+    a.set_addresses("simp-b", vec![addr(&b)]);
+    let (b_in, mut got) = inbox(&b);
+    let death = a.monitor(&b_in);
+    a.snd(&b_in, msg!["through"]).unwrap();
+    assert_eq!(got.next().await, msg!["through"]);
+    // The link is the real one: the monitor stays quiet while it lasts.
+    let mut death = std::pin::pin!(death);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), &mut death)
+            .await
+            .is_err(),
+        "the monitor fired"
+    );
     drop(lines);
 }
 

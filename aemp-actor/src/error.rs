@@ -205,14 +205,3 @@ pub enum DialError {
     #[error("the node is shutting down")]
     Shutdown,
 }
-
-impl DialError {
-    /// Whether the peer hung up after our greeting: its handshake hook refused us (it is
-    /// connected to us already, or its own dial to us wins).
-    pub fn refused_by_peer(&self) -> bool {
-        matches!(self, DialError::Transport { source, .. } if matches!(
-            **source,
-            aemp_transport::Error::ClosedDuringHandshake { during: "auth line" }
-        ))
-    }
-}

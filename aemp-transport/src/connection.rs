@@ -98,7 +98,8 @@ impl Connection {
             self.send_buffer_limit,
             self.write_stall,
         );
-        (sender, Receiver::new(self.reader, decoder))
+        let buffered = self.leftover.len();
+        (sender, Receiver::new(self.reader, decoder, buffered))
     }
 }
 

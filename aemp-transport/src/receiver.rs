@@ -40,12 +40,17 @@ impl std::fmt::Debug for Receiver {
 const READ_CHUNK: usize = 64 * 1024;
 
 impl Receiver {
-    pub(crate) fn new(reader: BoxRead, decoder: Decoder) -> Receiver {
+    /// A receiver reading from `reader` into `decoder`, which holds `buffered` bytes already
+    /// (what came with the end of the handshake: counted as received).
+    pub(crate) fn new(reader: BoxRead, decoder: Decoder, buffered: usize) -> Receiver {
         Receiver {
             reader,
             decoder,
             eof: false,
-            received: Traffic::default(),
+            received: Traffic {
+                bytes: buffered as u64,
+                ..Traffic::default()
+            },
         }
     }
 

@@ -451,3 +451,25 @@ mod fuzz {
         }
     }
 }
+
+/// Bytes that come with the end of the handshake (the peer's first message right behind its
+/// auth line, read with it) count as received, as every later byte does.
+#[tokio::test]
+async fn bytes_behind_the_auth_line_count_as_received() {
+    let frame = r#"["p","early"]"#;
+    let (mut fake, ours) = Fake::start(config()).await;
+    fake.send(&format!("{G1}\r\n{NONCE}\r\n")).await;
+    let line = format!("hmac_sha3_512;{};json\n{frame}", fake.hmac("sesame", G1));
+    fake.send(&line).await;
+    let _ = fake.line().await;
+    let conn = ours.await.unwrap().unwrap();
+    let (_tx, mut rx) = conn.split();
+    assert_eq!(
+        rx.recv().await.unwrap().unwrap(),
+        aemp_transport::msg!["p", "early"]
+    );
+    let traffic = rx.traffic();
+    assert_eq!(traffic.messages, 1, "{traffic:?}");
+    assert!(traffic.bytes >= frame.len() as u64, "{traffic:?}");
+    drop(fake);
+}

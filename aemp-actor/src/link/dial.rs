@@ -54,6 +54,16 @@ impl Links {
     /// never makes two connections to one peer at once (the two sides could keep different
     /// ones).
     pub(crate) async fn connect_addr(self: &Arc<Self>, addr: &str) -> Result<String, DialError> {
+        self.connect_addr_in(addr, Window::from_now(self.settings.connect_interval))
+            .await
+    }
+
+    /// [`connect_addr`](Self::connect_addr) within `window` (a dial by id gives its own).
+    async fn connect_addr_in(
+        self: &Arc<Self>,
+        addr: &str,
+        window: Window,
+    ) -> Result<String, DialError> {
         loop {
             let joined = {
                 let mut dials = lock(&self.dials);
@@ -84,22 +94,22 @@ impl Links {
             addr,
             finished: false,
         };
-        let result = self.dial_once(addr).await;
+        let result = self.dial_once(addr, window).await;
         for waiter in lead.finish() {
             let _ = waiter.send(result.clone());
         }
         result
     }
 
-    async fn dial_once(self: &Arc<Self>, addr: &str) -> Result<String, DialError> {
-        let started = tokio::time::Instant::now();
-        let interval = self.settings.connect_interval;
-        let deadline = started + interval;
+    async fn dial_once(self: &Arc<Self>, addr: &str, window: Window) -> Result<String, DialError> {
+        let Window { deadline, .. } = window;
+        let interval = window.length();
+        let mut retries = 0u32;
         loop {
             // A connection from the same node that our hook defers to has not authenticated
-            // yet: anyone may send a greeting with any id. After half the interval this dial
+            // yet: anyone may send a greeting with any id. From half the window on this dial
             // goes on regardless of such connections (see the module documentation).
-            let insist = tokio::time::Instant::now() >= started + interval / 2;
+            let insist = tokio::time::Instant::now() >= window.half();
             let claim = OutboundClaim {
                 peer: Arc::default(),
                 links: Arc::downgrade(self),
@@ -135,15 +145,16 @@ impl Links {
                         },
                     ));
                 }
-                (Err(aemp_transport::Error::AlreadyConnected { node }), _) => node,
+                (Err(aemp_transport::Error::AlreadyConnected { node }), claimed) => {
+                    // (Our hook refused before claiming: nothing to uncount, but be sure.)
+                    if let Some(peer) = claimed {
+                        uncount_outbound(&peer);
+                    }
+                    node
+                }
                 (Err(e), None) => return Err(dial_error(addr, e)),
                 (Err(e), Some(peer)) => {
-                    let refused = matches!(
-                        e,
-                        aemp_transport::Error::ClosedDuringHandshake {
-                            during: "auth line"
-                        }
-                    );
+                    let refused = closed_after_greeting(&e);
                     if !refused {
                         uncount_outbound(&peer);
                         self.maybe_fail(&peer, &e.to_string());
@@ -178,11 +189,7 @@ impl Links {
                 addr: addr.to_owned(),
                 node: node.clone(),
             };
-            let patience = if insist {
-                deadline
-            } else {
-                started + interval / 2
-            };
+            let patience = if insist { deadline } else { window.half() };
             if tokio::time::timeout_at(patience, settled).await.is_err() {
                 if tokio::time::Instant::now() >= deadline {
                     return Err(not_up());
@@ -195,13 +202,16 @@ impl Links {
             }
             // That connection failed (both nodes refused their own dial for the other's):
             // ours is needed after all. The larger id dials a moment later, so that the
-            // smaller's dial arrives first and is taken.
+            // smaller's dial arrives first and is taken; and each retry waits longer than the
+            // one before (a peer whose connections keep failing is not dialled in a storm).
+            let mut pause = std::time::Duration::from_millis(5) * ((1 << retries.min(6)) - 1);
             if *node < *self.id {
-                let pause = std::time::Duration::from_millis(fastrand::u64(10..=50));
-                let until = deadline.min(tokio::time::Instant::now() + pause);
-                if tokio::time::timeout_at(until, peer.link_up()).await.is_ok() {
-                    return Ok(node);
-                }
+                pause += std::time::Duration::from_millis(fastrand::u64(10..=50));
+            }
+            retries += 1;
+            let until = deadline.min(tokio::time::Instant::now() + pause);
+            if tokio::time::timeout_at(until, peer.link_up()).await.is_ok() {
+                return Ok(node);
             }
             if tokio::time::Instant::now() >= deadline {
                 return Err(not_up());
@@ -286,12 +296,9 @@ impl Links {
 
     /// Starts a dial unless one is under way or a connection is being made or up.
     pub(super) fn ensure_dial(self: &Arc<Self>, peer: &Arc<Peer>, st: &mut PeerState) {
-        if st.link.is_some()
-            || st.dialing
-            || st.inbound > 0
-            || st.outbound > 0
-            || self.is_shutting_down()
-        {
+        // (A connection from it being made does not stop the dial: the dial waits for that
+        // one first, but not for ever, for it is not authenticated yet.)
+        if st.link.is_some() || st.dialing || st.outbound > 0 || self.is_shutting_down() {
             return;
         }
         st.dialing = true;
@@ -308,16 +315,27 @@ impl Links {
 
     /// Dials `peer` by id: its known addresses, else those the global database gives.
     async fn dial(self: Arc<Self>, peer: Arc<Peer>) {
+        let window = Window::from_now(self.settings.connect_interval);
+        // A connection from it is being made: wait for that one first (for half the window
+        // at most: it is not authenticated yet), rather than dial to be refused by our hook.
+        let settled = crate::sync::until(&peer.linked, || {
+            let st = peer.state();
+            st.link.is_some() || st.inbound == 0
+        });
+        let _ = tokio::time::timeout_at(window.half(), settled).await;
+        if peer.is_up() {
+            peer.state().dialing = false;
+            return;
+        }
         let mut addresses = peer.state().addresses.clone();
         if addresses.is_empty() {
             let found = match self.host.upgrade() {
-                Some(host) => tokio::time::timeout(
-                    self.settings.connect_interval,
-                    host.find_addresses(&peer.id),
-                )
-                .await
-                .ok()
-                .flatten(),
+                Some(host) => {
+                    tokio::time::timeout_at(window.deadline, host.find_addresses(&peer.id))
+                        .await
+                        .ok()
+                        .flatten()
+                }
                 None => None,
             };
             match found {
@@ -333,7 +351,7 @@ impl Links {
         let attempt = async {
             let mut last = String::new();
             for addr in &addresses {
-                match self.connect_addr(addr).await {
+                match self.connect_addr_in(addr, window).await {
                     Ok(id) => return Ok(id),
                     // (AnyEvent::MP's text for it.)
                     Err(DialError::Timeout { .. }) => last = "connect timeout".to_owned(),
@@ -342,7 +360,10 @@ impl Links {
             }
             Err(last)
         };
-        match tokio::time::timeout(self.settings.connect_interval, attempt).await {
+        // (Each address's dial ends with the window; one joined from another caller ends
+        // with that caller's, a little later at most.)
+        let slack = window.length() / 4;
+        match tokio::time::timeout_at(window.deadline + slack, attempt).await {
             Err(_) => self.dial_failed(&peer, "connect timeout"),
             Ok(Err(e)) => self.dial_failed(&peer, &e),
             Ok(Ok(id)) if id == *peer.id => self.dial_failed(&peer, "connection lost at once"),
@@ -456,5 +477,46 @@ fn dial_error(addr: &str, e: aemp_transport::Error) -> DialError {
             addr: addr.to_owned(),
             source: Arc::new(e),
         },
+    }
+}
+
+/// When a dial must be done: from `started` to `deadline`.
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    started: tokio::time::Instant,
+    deadline: tokio::time::Instant,
+}
+
+impl Window {
+    fn from_now(length: std::time::Duration) -> Window {
+        let started = tokio::time::Instant::now();
+        Window {
+            started,
+            deadline: started + length,
+        }
+    }
+
+    fn length(&self) -> std::time::Duration {
+        self.deadline - self.started
+    }
+
+    /// Its middle: from then on a dial no longer defers to a connection being made.
+    fn half(&self) -> tokio::time::Instant {
+        self.started + self.length() / 2
+    }
+}
+
+/// Whether the peer hung up on a handshake after the greetings (its greeting hook refused
+/// us: it is connected to us already, or its own dial to us wins), with TLS or without.
+fn closed_after_greeting(e: &aemp_transport::Error) -> bool {
+    match e {
+        aemp_transport::Error::ClosedDuringHandshake { during } => *during != "greeting line",
+        aemp_transport::Error::Tls(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::UnexpectedEof
+                | std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::BrokenPipe
+        ),
+        _ => false,
     }
 }
