@@ -88,8 +88,9 @@ pub(crate) struct Shape {
 enum Open {
     /// An array or map with this many items still to come.
     Items(u64),
-    /// An indefinite-length array or map, ended by a break.
-    Indefinite,
+    /// An indefinite-length array or map, ended by a break (for a map, only after a value:
+    /// `odd` while a key waits for its value).
+    Indefinite { map: bool, odd: bool },
     /// A tag: one item to come.
     Tag,
     /// An indefinite-length string of this major type: definite chunks of it up to a break.
@@ -170,11 +171,20 @@ impl CborScan {
                         if let Err(reason) = self.nest() {
                             return Scan::Corrupt(reason);
                         }
-                        self.open.push(Open::Indefinite);
+                        self.open.push(Open::Indefinite {
+                            map: major == 5,
+                            odd: false,
+                        });
                     }
                     // A break.
                     _ => {
-                        if !matches!(self.open.pop(), Some(Open::Indefinite)) {
+                        if !matches!(
+                            self.open.pop(),
+                            Some(
+                                Open::Indefinite { map: false, .. }
+                                    | Open::Indefinite { odd: false, .. }
+                            )
+                        ) {
                             return Scan::Corrupt(format!("unexpected CBOR break at byte {start}"));
                         }
                         self.depth -= 1;
@@ -280,7 +290,13 @@ impl CborScan {
             string = None;
             match self.open.last_mut() {
                 None => return Some(self.pos),
-                Some(Open::Indefinite | Open::Chunks(_)) => return None,
+                Some(Open::Indefinite { map, odd }) => {
+                    if *map {
+                        *odd = !*odd;
+                    }
+                    return None;
+                }
+                Some(Open::Chunks(_)) => return None,
                 Some(Open::Tag) => {
                     self.open.pop();
                     self.depth -= 1;
@@ -420,9 +436,36 @@ mod tests {
         Ok(())
     }
 
+    /// A break right after a key of an indefinite-length map (proptest found it): corrupt
+    /// for both.
+    #[test]
+    fn a_map_that_ends_after_a_key_is_corrupt() {
+        let bytes = [0xbf, 0xe0, 0xff];
+        assert!(matches!(
+            CborScan::new(256).advance(&bytes),
+            Scan::Corrupt(_)
+        ));
+        agree(&bytes).unwrap();
+    }
+
     proptest! {
         #[test]
         fn scan_agrees_with_decoder(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            agree(&bytes)?;
+        }
+
+        #[test]
+        fn scan_agrees_on_indefinite_maps(items in proptest::collection::vec(0u8..3, 0..6)) {
+            // `{_ k: v, ... }` with a key left without its value when the count is odd.
+            let mut bytes = vec![0xbf];
+            for item in &items {
+                bytes.extend_from_slice(match item {
+                    0 => &[0x01][..],
+                    1 => &[0xe0][..],
+                    _ => &[0x61, b'k'][..],
+                });
+            }
+            bytes.push(0xff);
             agree(&bytes)?;
         }
 
