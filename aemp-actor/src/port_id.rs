@@ -19,8 +19,39 @@ use crate::Error;
 /// assert!(n.is_node_port() && n.name().is_empty());
 /// assert!("#x".parse::<PortId>().is_err());
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PortId(Arc<str>);
+#[derive(Clone)]
+pub struct PortId {
+    id: Arc<str>,
+    /// Where the node id ends: at the `#`, or at the end for a node port. (Found once: the
+    /// name is compared for every message routed.)
+    sep: usize,
+}
+
+impl PartialEq for PortId {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+    }
+}
+
+impl Eq for PortId {}
+
+impl std::hash::Hash for PortId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.id.hash(state);
+    }
+}
+
+impl PartialOrd for PortId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for PortId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.id.cmp(&other.id)
+    }
+}
 
 impl PortId {
     /// Parses and checks a port id.
@@ -30,53 +61,61 @@ impl PortId {
             id: s.to_owned(),
             reason: e.to_string(),
         })?;
-        Ok(PortId(s.into()))
+        Ok(PortId::from_text(s.into()))
     }
 
     /// The port `name` on node `node` (the node port when `name` is empty).
     pub fn new(node: &str, name: &str) -> PortId {
         if name.is_empty() {
-            PortId(node.into())
+            PortId::from_text(node.into())
         } else {
-            PortId(format!("{node}#{name}").into())
+            PortId::from_text(format!("{node}#{name}").into())
         }
     }
 
     /// The node part.
     pub fn node(&self) -> &str {
-        split(&self.0).0
+        &self.id[..self.sep]
     }
 
     /// The name part (`""` for the node port).
     pub fn name(&self) -> &str {
-        split(&self.0).1
+        self.id.get(self.sep + 1..).unwrap_or("")
     }
 
     /// Whether this is a node port.
     pub fn is_node_port(&self) -> bool {
-        !self.0.contains('#')
+        self.sep == self.id.len()
     }
 
     /// The id as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.id
     }
 }
 
 /// Splits a port id at its first `#`: (node, name).
+impl PortId {
+    /// The id whose text is `id` (not checked).
+    fn from_text(id: Arc<str>) -> PortId {
+        let sep = id.find('#').unwrap_or(id.len());
+        PortId { id, sep }
+    }
+}
+
 pub(crate) fn split(id: &str) -> (&str, &str) {
     id.split_once('#').unwrap_or((id, ""))
 }
 
 impl fmt::Display for PortId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.id)
     }
 }
 
 impl fmt::Debug for PortId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PortId({})", &self.0)
+        write!(f, "PortId({})", &self.id)
     }
 }
 
@@ -105,15 +144,25 @@ pub trait ToPort {
     fn to_port(&self) -> Result<PortId, Error> {
         PortId::parse(self.port_text())
     }
+
+    /// The node id and the port name (`""` for the node port), unchecked. (A [`PortId`]
+    /// has them apart already: no search per message sent.)
+    fn node_and_name(&self) -> (&str, &str) {
+        split(self.port_text())
+    }
 }
 
 impl ToPort for PortId {
     fn port_text(&self) -> &str {
-        &self.0
+        &self.id
     }
 
     fn to_port(&self) -> Result<PortId, Error> {
         Ok(self.clone())
+    }
+
+    fn node_and_name(&self) -> (&str, &str) {
+        (self.node(), self.name())
     }
 }
 
@@ -137,23 +186,27 @@ impl<T: ToPort + ?Sized> ToPort for &T {
     fn to_port(&self) -> Result<PortId, Error> {
         (**self).to_port()
     }
+
+    fn node_and_name(&self) -> (&str, &str) {
+        (**self).node_and_name()
+    }
 }
 
 impl AsRef<str> for PortId {
     fn as_ref(&self) -> &str {
-        &self.0
+        &self.id
     }
 }
 
 impl From<PortId> for Value {
     fn from(p: PortId) -> Value {
-        Value::Text(p.0.to_string())
+        Value::Text(p.id.to_string())
     }
 }
 
 impl From<&PortId> for Value {
     fn from(p: &PortId) -> Value {
-        Value::Text(p.0.to_string())
+        Value::Text(p.id.to_string())
     }
 }
 
@@ -173,7 +226,7 @@ impl TryFrom<&Value> for PortId {
 /// A port id travels as its text (`"node#name"`), as Perl nodes send it.
 impl serde::Serialize for PortId {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(&self.id)
     }
 }
 

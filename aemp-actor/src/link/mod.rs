@@ -172,7 +172,8 @@ pub(crate) struct Links {
     transport: aemp_transport::Config,
     settings: LinkSettings,
     host: Weak<dyn LinkHost>,
-    peers: RwLock<HashMap<Arc<str>, Arc<Peer>>>,
+    /// (Looked up for every message sent: foldhash, seeded per table, as the ports'.)
+    peers: RwLock<HashMap<Arc<str>, Arc<Peer>, foldhash::fast::RandomState>>,
     /// Handshakes by outcome: `ok`, or the kind of error (a fixed set).
     handshakes: Mutex<std::collections::BTreeMap<&'static str, u64>>,
     /// Dials under way, by address: the callers waiting for their outcome.

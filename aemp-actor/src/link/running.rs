@@ -174,7 +174,7 @@ impl Links {
                 Ok(Some(msg)) => {
                     // A request to the node port (a stats request, say) sees this link's
                     // counts up to itself.
-                    if msg.dest() == Some("") {
+                    if msg.dest_bytes() == Some(b"") {
                         publish(&rx);
                     }
                     if let Some(wait) = host.received(&peer.id, msg, &mut route) {

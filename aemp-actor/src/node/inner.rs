@@ -189,7 +189,16 @@ impl NodeInner {
 
     /// Sends to any port id.
     pub(super) fn send(&self, port: &str, msg: Vec<Value>) -> Result<(), Error> {
-        let (node, name) = split(port);
+        self.send_split(port, split(port), msg)
+    }
+
+    /// Sends to `port`, whose node id and name are given apart.
+    pub(super) fn send_split(
+        &self,
+        port: &str,
+        (node, name): (&str, &str),
+        msg: Vec<Value>,
+    ) -> Result<(), Error> {
         if node == &*self.id {
             if name.is_empty() {
                 // Our own requests queue like any other; we never wait for ourselves.
@@ -376,7 +385,7 @@ impl LinkHost for NodeInner {
         if raw.is_empty() {
             return None; // a keepalive
         }
-        match raw.dest() {
+        match raw.dest_bytes() {
             Some(name) if !name.is_empty() => {
                 if let Err(raw) = route.deliver(&self.ports, self, src, raw) {
                     tracing::debug!(node = %src, port = raw.dest(), "message to a port that does not exist, dropped");

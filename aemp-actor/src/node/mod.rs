@@ -154,7 +154,8 @@ impl Node {
     /// another arrive in order. A remote node is connected on demand; messages wait for the
     /// connection (see `docs/semantics.md` for what happens when it fails).
     pub fn snd(&self, port: impl ToPort, msg: Vec<Value>) -> Result<(), Error> {
-        self.inner.send(port.port_text(), msg)
+        self.inner
+            .send_split(port.port_text(), port.node_and_name(), msg)
     }
 
     /// Sends `["snd", port, msg...]` to `node`'s node port, which relays it (Perl's `snd_on`).

@@ -32,14 +32,15 @@ impl Route {
         src: &str,
         msg: RawMessage,
     ) -> Result<(), RawMessage> {
-        let name = msg.dest().unwrap_or_default();
+        // (The port of the message before, compared by bytes: no UTF-8 check per message.)
+        let name = msg.dest_bytes().unwrap_or_default();
         let cached = self
             .port
             .as_ref()
-            .is_some_and(|p| p.id.name() == name && !p.is_dead());
+            .is_some_and(|p| p.id.name().as_bytes() == name && !p.is_dead());
         if !cached {
             self.flush(host, src);
-            self.port = ports.get(name);
+            self.port = msg.dest().and_then(|name| ports.get(name));
         }
         if self.port.is_none() {
             return Err(msg);

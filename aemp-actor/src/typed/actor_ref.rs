@@ -295,6 +295,10 @@ impl<M> crate::ToPort for ActorRef<M> {
     fn to_port(&self) -> Result<PortId, Error> {
         Ok(self.id.clone())
     }
+
+    fn node_and_name(&self) -> (&str, &str) {
+        (self.id.node(), self.id.name())
+    }
 }
 
 impl<M> From<ActorRef<M>> for PortId {

@@ -65,8 +65,25 @@ impl RawMessage {
     /// message, a first element that is not a string, or one written in an unusual way, such
     /// as a chunked string): decode the whole message to see.
     pub fn dest(&self) -> Option<&str> {
+        std::str::from_utf8(self.dest_bytes()?).ok()
+    }
+
+    /// The destination port's name as it came, not checked to be UTF-8 (comparing it with
+    /// a known name needs no check: equal bytes are that name). `None` as for
+    /// [`dest`](Self::dest).
+    ///
+    /// ```
+    /// use aemp_transport::{msg, Decoder, Encoder, Framing};
+    /// let mut wire = Vec::new();
+    /// Encoder::new(Framing::Cbor).encode_message("port", &msg!["tag"], &mut wire).unwrap();
+    /// let mut dec = Decoder::new(Framing::Cbor);
+    /// dec.extend(&wire);
+    /// let raw = dec.next_raw().unwrap().unwrap();
+    /// assert_eq!(raw.dest_bytes(), Some(&b"port"[..]));
+    /// ```
+    pub fn dest_bytes(&self) -> Option<&[u8]> {
         let (start, end) = self.shape.dest?;
-        std::str::from_utf8(self.bytes.get(start..end)?).ok()
+        self.bytes.get(start..end)
     }
 
     /// Decodes the whole message, destination included.
