@@ -126,6 +126,11 @@ impl CborScan {
     }
 
     fn advance(&mut self, buf: &[u8]) -> Scan {
+        if self.pos == 0 {
+            if let Some(end) = self.flat_array(buf) {
+                return Scan::Complete(end);
+            }
+        }
         loop {
             let start = self.pos;
             let Head {
@@ -247,6 +252,56 @@ impl CborScan {
                 return Scan::Complete(end);
             }
         }
+    }
+
+    /// The common message, framed in one pass: a definite-length array, all arrived, whose
+    /// elements are plain (numbers, simple values, definite-length strings). Its end, with
+    /// the shape noted as the general walk notes it; `None` for anything else (nested or
+    /// tagged elements, indefinite lengths, a string over the limit, a bad header, an item
+    /// not all arrived), which the general walk takes from the start.
+    fn flat_array(&mut self, buf: &[u8]) -> Option<usize> {
+        let array = head(buf, 0).ok()??;
+        if array.major != 4 || array.info == INDEFINITE {
+            return None;
+        }
+        // (Every element takes a byte at least: a longer count has not all arrived.)
+        let count = usize::try_from(array.arg)
+            .ok()
+            .filter(|&n| n <= buf.len())?;
+        let mut pos = array.size;
+        let mut shape = Shape {
+            array: true,
+            count: Some(count),
+            empty: count == 0,
+            ..Shape::default()
+        };
+        for i in 0..count {
+            let item = head(buf, pos).ok()??;
+            if item.info == INDEFINITE {
+                return None;
+            }
+            let mut string = None;
+            match item.major {
+                0 | 1 | 7 => pos += item.size,
+                2 | 3 => {
+                    let len = usize::try_from(item.arg).ok().filter(|&n| n <= self.max)?;
+                    let end = (pos + item.size).checked_add(len)?;
+                    if end > buf.len() {
+                        return None;
+                    }
+                    string = Some((pos + item.size, end));
+                    pos = end;
+                }
+                _ => return None,
+            }
+            if i == 0 {
+                shape.body_at = pos;
+                shape.dest = string;
+            }
+        }
+        self.shape = shape;
+        self.pos = pos;
+        Some(pos)
     }
 
     /// Moves past a definite-length string (or chunk) whose header is at the position: false
@@ -434,6 +489,30 @@ mod tests {
             ),
         }
         Ok(())
+    }
+
+    /// The one-pass framing of a flat array notes the same shape as the general walk (fed
+    /// the same message a byte at a time, so that it never sees it whole).
+    #[test]
+    fn flat_arrays_have_the_shape_the_walk_finds() {
+        let messages: [&[u8]; 5] = [
+            &[0x80],
+            &[0x83, 0x64, b'p', b'o', b'r', b't', 0x01, 0xf9, 0x3c, 0x00],
+            &[0x82, 0x41, 0xff, 0x63, b'a', b'b', b'c'],
+            &[0x82, 0x01, 0x60],
+            &[0x81, 0xf6],
+        ];
+        for bytes in messages {
+            let mut whole = CborScan::new(256);
+            assert_eq!(whole.advance(bytes), Scan::Complete(bytes.len()));
+            let mut walk = CborScan::new(256);
+            let mut verdict = Scan::Incomplete;
+            for end in 1..=bytes.len() {
+                verdict = walk.advance(&bytes[..end]);
+            }
+            assert_eq!(verdict, Scan::Complete(bytes.len()));
+            assert_eq!(whole.shape, walk.shape, "{bytes:?}");
+        }
     }
 
     /// A break right after a key of an indefinite-length map (proptest found it): corrupt
