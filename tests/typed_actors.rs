@@ -194,6 +194,14 @@ async fn inferred_actor_tell_ask_and_lifecycle() {
             .unwrap(),
         msg![16]
     );
+    // A handler without a reply answers a `cal` with an empty message.
+    assert_eq!(
+        node.cal(counter.id(), msg!["add", 0])
+            .timeout(Duration::from_secs(5))
+            .await
+            .unwrap(),
+        msg![]
+    );
 
     // A message that does not fit: answered with an error, the actor keeps running.
     let reply = node

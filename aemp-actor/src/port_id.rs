@@ -94,7 +94,6 @@ impl PortId {
     }
 }
 
-/// Splits a port id at its first `#`: (node, name).
 impl PortId {
     /// The id whose text is `id` (not checked).
     fn from_text(id: Arc<str>) -> PortId {
@@ -103,6 +102,7 @@ impl PortId {
     }
 }
 
+/// Splits a port id at its first `#`: (node, name).
 pub(crate) fn split(id: &str) -> (&str, &str) {
     id.split_once('#').unwrap_or((id, ""))
 }
@@ -145,8 +145,10 @@ pub trait ToPort {
         PortId::parse(self.port_text())
     }
 
-    /// The node id and the port name (`""` for the node port), unchecked. (A [`PortId`]
-    /// has them apart already: no search per message sent.)
+    /// The node id and the port name (`""` for the node port), unchecked: `port_text`
+    /// split at its first `#` (an implementation that overrides it must return just that;
+    /// messages go where it says). A [`PortId`] has them apart already: no search per
+    /// message sent.
     fn node_and_name(&self) -> (&str, &str) {
         split(self.port_text())
     }

@@ -408,11 +408,14 @@ async fn live<A: Actor>(
             })
             .await
         };
-        // Only this task counts: a store, not a read-modify-write.
-        handled += 1;
-        mailbox
-            .handled
-            .store(handled, std::sync::atomic::Ordering::Relaxed);
+        // A handler that returned (with a reply or an error) handled its message. (Only this
+        // task counts: a store, not a read-modify-write.)
+        if outcome.is_ok() {
+            handled += 1;
+            mailbox
+                .handled
+                .store(handled, std::sync::atomic::Ordering::Relaxed);
+        }
         let reply = match outcome {
             Ok(Ok(reply)) => reply,
             // The handler failed (or the actor was killed while it waited): a local asker
@@ -431,11 +434,10 @@ async fn live<A: Actor>(
         match env.reply {
             ReplyTo::None => {}
             ReplyTo::Slot(key) => *answer = Some((key, Some(reply.unwrap_or_default()))),
+            // (A handler without a reply answers with an empty message, as a Perl port does.)
             ReplyTo::Port(port) => {
-                if let Some(reply) = reply {
-                    if let Err(e) = ctx.node.snd(&port, vec![reply]) {
-                        tracing::warn!(port = %ctx.me.id(), reply = port, error = %e, "cannot send reply");
-                    }
+                if let Err(e) = ctx.node.snd(&port, reply.into_iter().collect()) {
+                    tracing::warn!(port = %ctx.me.id(), reply = port, error = %e, "cannot send reply");
                 }
             }
         }
