@@ -171,11 +171,7 @@ async fn node_events_up_nodes_and_transport_errors() {
 
 #[tokio::test]
 async fn an_unreachable_node_fires_monitors_with_transport_error() {
-    let a = builder("un-a")
-        .connect_interval(Duration::from_millis(500))
-        .start()
-        .await
-        .unwrap();
+    let a = impatient("un-a", 500).await;
     // A listener that accepts and never answers: the handshake cannot complete.
     let mute = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     a.set_addresses("mute", vec![mute.local_addr().unwrap().to_string()]);
@@ -192,6 +188,17 @@ async fn an_unreachable_node_fires_monitors_with_transport_error() {
     assert_eq!(
         within("no address", death).await,
         msg!["transport_error", "nowhere", "no known address"]
+    );
+}
+
+/// Asserts that `n` completed exactly one handshake (in round `round`).
+fn one_handshake(n: &aemp_actor::Node, round: usize) {
+    let ok = n.stats().handshakes.get("ok").copied();
+    assert_eq!(
+        ok,
+        Some(1),
+        "round {round}: {} completed {ok:?} handshakes",
+        n.id()
     );
 }
 
@@ -232,13 +239,7 @@ async fn simultaneous_connects_leave_one_connection_and_fire_nothing() {
             .await
             .unwrap();
         for n in [&a, &b] {
-            let ok = n.stats().handshakes.get("ok").copied();
-            assert_eq!(
-                ok,
-                Some(1),
-                "round {round}: {} completed {ok:?} handshakes",
-                n.id()
-            );
+            one_handshake(n, round);
         }
         a_got.nothing_within(Duration::from_millis(20)).await;
         b_got.nothing_within(Duration::from_millis(20)).await;
@@ -304,13 +305,7 @@ async fn simultaneous_address_dials(pem: Option<String>, rounds: usize) {
             .await
             .unwrap();
         for (n, events) in [(&a, &mut a_events), (&b, &mut b_events)] {
-            let ok = n.stats().handshakes.get("ok").copied();
-            assert_eq!(
-                ok,
-                Some(1),
-                "round {round}: {} completed {ok:?} handshakes",
-                n.id()
-            );
+            one_handshake(n, round);
             assert!(matches!(
                 within("up", events.recv()).await,
                 Some(NodeEvent::Up(_))
@@ -324,6 +319,15 @@ async fn simultaneous_address_dials(pem: Option<String>, rounds: usize) {
             );
         }
     }
+}
+
+/// A node that gives a dial `ms` milliseconds.
+async fn impatient(id: &str, ms: u64) -> aemp_actor::Node {
+    builder(id)
+        .connect_interval(Duration::from_millis(ms))
+        .start()
+        .await
+        .unwrap()
 }
 
 /// A node that answers as `id`, takes the dialler's greeting and auth line (sent once the
@@ -355,11 +359,7 @@ async fn stalling_node(id: &'static str) -> (String, tokio::sync::mpsc::Receiver
 /// a later message to that node dials it.
 #[tokio::test]
 async fn a_dial_given_up_mid_handshake_does_not_block_the_next() {
-    let a = builder("gu-a")
-        .connect_interval(Duration::from_millis(400))
-        .start()
-        .await
-        .unwrap();
+    let a = impatient("gu-a", 400).await;
     let (stall_addr, mut passed) = stalling_node("gu-b").await;
     tokio::select! {
         r = a.connect(&stall_addr) => panic!("the stalled dial ended: {r:?}"),
@@ -381,11 +381,7 @@ async fn a_dial_given_up_mid_handshake_does_not_block_the_next() {
 /// when that dial fails, the monitor fires (it is not left waiting for a dial that is gone).
 #[tokio::test]
 async fn monitors_learn_when_a_dial_past_its_greeting_fails() {
-    let a = builder("mf-a")
-        .connect_interval(Duration::from_millis(400))
-        .start()
-        .await
-        .unwrap();
+    let a = impatient("mf-a", 400).await;
     let (stall_addr, mut passed) = stalling_node("mf-b").await;
     let dial = tokio::spawn({
         let a = a.clone();
@@ -400,51 +396,46 @@ async fn monitors_learn_when_a_dial_past_its_greeting_fails() {
     assert!(within("the dial", dial).await.unwrap().is_err());
 }
 
+/// Connects to `node` claiming to be `claims`, and stays after the greeting: returns once
+/// `node` sent its own greeting, nonce and auth line (its hook counted the connection). The
+/// connection lasts as long as the returned reader.
+async fn stalled_impostor(
+    node: &aemp_actor::Node,
+    claims: &str,
+) -> tokio::io::Lines<tokio::io::BufReader<tokio::net::TcpStream>> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let mut socket = tokio::net::TcpStream::connect(addr(node)).await.unwrap();
+    let greeting = format!("aemp;1;{claims};hmac_sha3_512;json\nbm9uY2U=\n");
+    socket.write_all(greeting.as_bytes()).await.unwrap();
+    let mut lines = BufReader::new(socket).lines();
+    for _ in 0..3 {
+        lines.next_line().await.unwrap().unwrap();
+    }
+    lines
+}
+
 /// Anyone may connect and send a greeting that claims a node's id (it authenticates only
 /// afterwards): such a connection that then stalls does not keep the node from dialling the
 /// real one (its dial waits half the connect interval for that connection, then goes on).
 #[tokio::test]
 async fn a_stalled_impostor_does_not_block_dialling_the_real_node() {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let a = node("imp-a").await;
     let b = node("imp-b").await;
-    let mut impostor = tokio::net::TcpStream::connect(addr(&a)).await.unwrap();
-    impostor
-        .write_all(b"aemp;1;imp-b;hmac_sha3_512;json\nbm9uY2U=\n")
-        .await
-        .unwrap();
-    // a's greeting, nonce and auth line: sent once its hook counted the connection.
-    let mut lines = BufReader::new(&mut impostor).lines();
-    for _ in 0..3 {
-        lines.next_line().await.unwrap().unwrap();
-    }
+    let impostor = stalled_impostor(&a, "imp-b").await;
     assert_eq!(within("dial", a.connect(&addr(&b))).await.unwrap(), "imp-b");
     let (b_in, mut got) = inbox(&b);
     a.snd(&b_in, msg!["real"]).unwrap();
     assert_eq!(got.next().await, msg!["real"]);
-    drop(lines);
+    drop(impostor);
 }
 
 /// Nor does it hold up messages sent to that node by id: the dial they start waits for the
 /// impostor's connection half the connect interval at most, then reaches the real node.
 #[tokio::test]
 async fn a_stalled_impostor_does_not_hold_up_messages_by_id() {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let a = builder("simp-a")
-        .connect_interval(Duration::from_millis(600))
-        .start()
-        .await
-        .unwrap();
+    let a = impatient("simp-a", 600).await;
     let b = node("simp-b").await;
-    let mut impostor = tokio::net::TcpStream::connect(addr(&a)).await.unwrap();
-    impostor
-        .write_all(b"aemp;1;simp-b;hmac_sha3_512;json\nbm9uY2U=\n")
-        .await
-        .unwrap();
-    let mut lines = BufReader::new(&mut impostor).lines();
-    for _ in 0..3 {
-        lines.next_line().await.unwrap().unwrap();
-    }
+    let impostor = stalled_impostor(&a, "simp-b").await;
     a.set_addresses("simp-b", vec![addr(&b)]);
     let (b_in, mut got) = inbox(&b);
     let death = a.monitor(&b_in);
@@ -458,7 +449,7 @@ async fn a_stalled_impostor_does_not_hold_up_messages_by_id() {
             .is_err(),
         "the monitor fired"
     );
-    drop(lines);
+    drop(impostor);
 }
 
 /// An impostor that keeps connecting with the real node's id (each connection closed after
@@ -466,11 +457,7 @@ async fn a_stalled_impostor_does_not_hold_up_messages_by_id() {
 #[tokio::test]
 async fn a_reconnecting_impostor_does_not_block_dialling_the_real_node() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let a = builder("rimp-a")
-        .connect_interval(Duration::from_millis(600))
-        .start()
-        .await
-        .unwrap();
+    let a = impatient("rimp-a", 600).await;
     let b = node("rimp-b").await;
     let target = addr(&a);
     let impostor = tokio::spawn(async move {
