@@ -8,21 +8,11 @@ use std::time::Duration;
 use aemp_actor::{msg, NodeEvent, PortId, Value};
 use support::aemp_run::RunNode;
 use support::nodes::{inbox, node, within};
-use tokio::process::Command;
 
 /// `aemp run --node-id ID` on 127.0.0.1 with the tests' secret (killed when dropped).
 async fn run_node(id: &str) -> RunNode {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_aemp"));
-    cmd.args([
-        "run",
-        "--node-id",
-        id,
-        "--bind",
-        "127.0.0.1:0",
-        "--secret",
-        "test secret",
-    ])
-    .env("AEMP_LOG", "warn");
+    let mut cmd = RunNode::command(id, "test secret");
+    cmd.env("AEMP_LOG", "warn");
     let node = RunNode::start(cmd).await;
     assert_eq!(node.id, id);
     assert!(node.addr.starts_with("127.0.0.1:"), "{}", node.addr);

@@ -23,6 +23,18 @@ impl RunNode {
     /// `aemp run --node-id ID --bind 127.0.0.1:0 --secret SECRET [--seed S]...` with the rc
     /// file in `rc` (a test's own directory), started.
     pub async fn node(rc: &std::path::Path, id: &str, secret: &str, seeds: &[&str]) -> RunNode {
+        let mut cmd = RunNode::command(id, secret);
+        for seed in seeds {
+            cmd.args(["--seed", seed]);
+        }
+        cmd.env("AEMP_RC", rc.join("rc"))
+            .env_remove("PERL_ANYEVENT_MP_RC")
+            .env_remove("AEMP_LOG");
+        RunNode::start(cmd).await
+    }
+
+    /// The command `aemp run --node-id ID --bind 127.0.0.1:0 --secret SECRET`, to add to.
+    pub fn command(id: &str, secret: &str) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_aemp"));
         cmd.args([
             "run",
@@ -33,13 +45,7 @@ impl RunNode {
             "--secret",
             secret,
         ]);
-        for seed in seeds {
-            cmd.args(["--seed", seed]);
-        }
-        cmd.env("AEMP_RC", rc.join("rc"))
-            .env_remove("PERL_ANYEVENT_MP_RC")
-            .env_remove("AEMP_LOG");
-        RunNode::start(cmd).await
+        cmd
     }
 
     /// Starts `cmd` (an `aemp run ...` command, kill-on-drop) and waits for its
